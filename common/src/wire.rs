@@ -66,12 +66,17 @@ pub struct Subscribe {
 impl Subscribe {
     /// Whether an event passes the channel and type filters.
     pub fn matches(&self, event: &Event) -> bool {
+        self.accepts(&event.channel.login, &event.kind)
+    }
+
+    /// Whether an event of this channel login and type passes the filters.
+    pub fn accepts(&self, channel: &str, kind: &str) -> bool {
         (self.channels.is_empty()
             || self
                 .channels
                 .iter()
-                .any(|c| c.eq_ignore_ascii_case(&event.channel.login)))
-            && (self.types.is_empty() || self.types.contains(&event.kind))
+                .any(|c| c.eq_ignore_ascii_case(channel)))
+            && (self.types.is_empty() || self.types.iter().any(|t| t == kind))
     }
 }
 

@@ -1,1 +1,8 @@
+//! End-to-end test support: local fakes of Twitch that follow `twitch.md` exactly, and harnesses
+//! that run onair's programs on loopback.
 
+// Test support: a panic is how a broken fixture or harness reports itself.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+pub mod eventsub;
+pub mod relay;

@@ -1,0 +1,213 @@
+//! The relay's shared state, its router, and `serve` with graceful shutdown.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{get, post};
+use onair_common::Secret;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::http;
+use crate::hub::Hub;
+use crate::metrics::Metrics;
+use crate::store::{Store, StoreError, Writer, clients};
+
+/// Largest webhook body accepted (Twitch's are a few KiB).
+pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+/// How often removed clients are looked for (another process may remove one).
+const CLIENT_POLL: Duration = Duration::from_secs(1);
+/// How often old events are pruned.
+const PRUNE_EVERY: Duration = Duration::from_secs(3600);
+/// How long shutdown waits for sockets to close.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+
+/// Settings the server needs, taken from `[relay]`.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// EventSub secret.
+    pub webhook_secret: Secret,
+    /// Concurrent sockets per client token.
+    pub max_connections_per_client: u32,
+    /// Days events are kept.
+    pub retention_days: u32,
+    /// WebSocket ping period; a socket silent for two periods is dropped.
+    pub ping_interval: Duration,
+    /// Longest a socket may take to accept one frame before it is dropped as stuck.
+    pub send_timeout: Duration,
+}
+
+impl Settings {
+    /// Production timings with the given secret and limits.
+    pub fn new(
+        webhook_secret: Secret,
+        max_connections_per_client: u32,
+        retention_days: u32,
+    ) -> Self {
+        Self {
+            webhook_secret,
+            max_connections_per_client,
+            retention_days,
+            ping_interval: Duration::from_secs(30),
+            send_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+/// Everything handlers share; cheap to clone.
+#[derive(Debug, Clone)]
+pub struct AppState(Arc<Inner>);
+
+#[derive(Debug)]
+pub struct Inner {
+    pub settings: Settings,
+    pub store: Store,
+    pub writer: Writer,
+    pub hub: Hub,
+    pub metrics: Metrics,
+    /// Cancelled at shutdown: every socket sends a close frame and ends.
+    pub shutdown: CancellationToken,
+    /// Socket and background tasks, awaited at shutdown.
+    pub tasks: TaskTracker,
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Inner;
+    fn deref(&self) -> &Inner {
+        &self.0
+    }
+}
+
+/// A relay ready to serve: its state and the store's writer thread.
+#[derive(Debug)]
+pub struct Relay {
+    state: AppState,
+    writer_thread: JoinHandle<()>,
+}
+
+impl Relay {
+    /// Opens the store and starts its writer.
+    pub fn new(settings: Settings, store: Store) -> Result<Self, StoreError> {
+        let hub = Hub::new();
+        let (writer, writer_thread) = Writer::start(&store, hub.event_sender())?;
+        let state = AppState(Arc::new(Inner {
+            settings,
+            store,
+            writer,
+            hub,
+            metrics: Metrics::default(),
+            shutdown: CancellationToken::new(),
+            tasks: TaskTracker::new(),
+        }));
+        Ok(Self {
+            state,
+            writer_thread,
+        })
+    }
+
+    /// The state, for tests that inspect counters.
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Serves until `shutdown` completes, then stops accepting, lets in-flight requests finish,
+    /// closes every socket with a close frame, and waits for the store to commit what it holds.
+    pub async fn serve(
+        self,
+        listener: TcpListener,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        let Self {
+            state,
+            writer_thread,
+        } = self;
+        state.tasks.spawn(watch_clients(state.clone()));
+        state.tasks.spawn(prune(state.clone()));
+        let token = state.shutdown.clone();
+        let signal = async move {
+            tokio::select! {
+                () = shutdown => {}
+                () = token.cancelled() => {}
+            }
+            token.cancel();
+        };
+        let result = axum::serve(listener, app(state.clone()))
+            .with_graceful_shutdown(signal)
+            .await;
+        // axum does not wait for upgraded sockets (tokio-rs/axum#3003): our token closes them.
+        state.shutdown.cancel();
+        state.tasks.close();
+        if tokio::time::timeout(SHUTDOWN_GRACE, state.tasks.wait())
+            .await
+            .is_err()
+        {
+            tracing::warn!("some sockets did not close in time");
+        }
+        // In-flight intake has been answered; the writer commits anything left, then ends.
+        state.writer.stop().await;
+        let _ = tokio::task::spawn_blocking(move || writer_thread.join()).await;
+        tracing::info!("relay stopped");
+        result
+    }
+}
+
+/// The router, without a socket, so route tests can call it directly.
+pub fn app(state: AppState) -> Router {
+    Router::new()
+        .route(
+            "/eventsub",
+            post(http::eventsub::handle).layer(DefaultBodyLimit::max(MAX_BODY_BYTES)),
+        )
+        .route("/ws", get(http::ws::upgrade))
+        .route("/api/events", get(http::api::events))
+        .route("/api/stats", get(http::api::stats))
+        .route("/metrics", get(http::api::metrics))
+        .route("/healthz", get(http::api::healthz))
+        .with_state(state)
+}
+
+/// Closes the sockets of clients removed by `onair-relay client remove` in another process.
+async fn watch_clients(state: AppState) {
+    let mut tick = tokio::time::interval(CLIENT_POLL);
+    loop {
+        tokio::select! {
+            () = state.shutdown.cancelled() => return,
+            _ = tick.tick() => {}
+        }
+        if state.hub.open_sockets() == 0 {
+            continue;
+        }
+        match state.store.read(clients::ids).await {
+            Ok(ids) => {
+                let closed = state.hub.retain_clients(&ids);
+                if closed > 0 {
+                    tracing::info!(sockets = closed, "closed the sockets of a removed client");
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "cannot read clients"),
+        }
+    }
+}
+
+/// Deletes events older than `retention_days`, at start and hourly.
+async fn prune(state: AppState) {
+    let mut tick = tokio::time::interval(PRUNE_EVERY);
+    loop {
+        tokio::select! {
+            () = state.shutdown.cancelled() => return,
+            _ = tick.tick() => {}
+        }
+        let keep_ms = i64::from(state.settings.retention_days) * 86_400_000;
+        let cutoff = jiff::Timestamp::now().as_millisecond() - keep_ms;
+        match state.store.prune(cutoff).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(events = n, "pruned old events"),
+            Err(e) => tracing::warn!(error = %e, "pruning failed"),
+        }
+    }
+}

@@ -1,0 +1,169 @@
+//! Command-line interface of `onair-relay`: parsing and dispatch. Exit codes follow `design.md`:
+//! 0 ok, 1 failure, 2 usage or config error.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use onair_common::config::Config;
+
+use crate::store::{Store, clients};
+use crate::{Relay, Settings, check};
+
+/// Receives Twitch EventSub webhooks, stores them, and republishes them to your onair terminals
+/// over WebSocket.
+#[derive(Debug, Parser)]
+#[command(name = "onair-relay", version, after_help = AFTER_HELP)]
+pub struct Cli {
+    /// Config file (default: $ONAIR_CONFIG, else <config dir>/onair/config.toml).
+    #[arg(long, global = true, value_name = "PATH")]
+    pub config: Option<PathBuf>,
+    /// More logs on stderr (-v debug, -vv trace). RUST_LOG overrides.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+const AFTER_HELP: &str = "\
+Any config key can be set by environment, e.g. ONAIR_RELAY_WEBHOOK_SECRET, ONAIR_RELAY_LISTEN.
+Start with `onair-relay check`, then `onair-relay client add laptop` and `onair-relay serve`.";
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the server (the default with no command).
+    Serve,
+    /// Validate the config and database; list every problem; non-zero exit if any.
+    Check,
+    /// Manage the tokens terminals use to connect.
+    #[command(subcommand)]
+    Client(ClientCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum ClientCommand {
+    /// Create a client token; it is printed once, alone on the last line of stdout.
+    Add {
+        /// A name to recognise it by, e.g. `laptop`.
+        name: String,
+    },
+    /// List clients (names and creation times; tokens are never shown).
+    List,
+    /// Remove a client; a running relay refuses its token and closes its sockets at once.
+    Remove {
+        /// The client's name.
+        name: String,
+    },
+}
+
+const EXIT_FAILURE: u8 = 1;
+const EXIT_CONFIG: u8 = 2;
+
+/// Runs the parsed command line.
+pub async fn run(cli: Cli) -> ExitCode {
+    let config = match Config::load(cli.config.as_deref()) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("error: {e}");
+            if matches!(cli.command, Some(Command::Check)) {
+                eprintln!("check: the config has problems; fix them and run check again");
+            }
+            return ExitCode::from(EXIT_CONFIG);
+        }
+    };
+    match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => serve(config).await,
+        Command::Check => check::run(&config),
+        Command::Client(cmd) => client(&config, cmd),
+    }
+}
+
+async fn serve(config: Config) -> ExitCode {
+    let Some(secret) = config.relay.webhook_secret.clone() else {
+        let p = config.missing("relay.webhook_secret", "to serve (10-100 ASCII characters)");
+        eprintln!("error: {p}");
+        return ExitCode::from(EXIT_CONFIG);
+    };
+    let store = match Store::open(&config.relay.database) {
+        Ok(s) => s,
+        Err(e) => return fail(e),
+    };
+    let r = &config.relay;
+    let settings = Settings::new(secret, r.max_connections_per_client, r.retention_days);
+    let relay = match Relay::new(settings, store) {
+        Ok(r) => r,
+        Err(e) => return fail(e),
+    };
+    let listener = match tokio::net::TcpListener::bind(r.listen).await {
+        Ok(l) => l,
+        Err(e) => return fail(format!("cannot listen on {} (relay.listen): {e}", r.listen)),
+    };
+    tracing::info!(listen = %r.listen, database = %r.database.display(), "relay serving");
+    match relay.serve(listener, shutdown_signal()).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => fail(e),
+    }
+}
+
+fn client(config: &Config, cmd: ClientCommand) -> ExitCode {
+    let store = match Store::open(&config.relay.database) {
+        Ok(s) => s,
+        Err(e) => return fail(e),
+    };
+    let result = store.with_conn(|c| match &cmd {
+        ClientCommand::Add { name } => {
+            let token = clients::add(c, name)?;
+            eprintln!("Created client {name:?}. Its token is shown once; give it to `onair` as");
+            eprintln!("tui.relay_token or ONAIR_TUI_RELAY_TOKEN:");
+            println!("{token}");
+            Ok(())
+        }
+        ClientCommand::List => {
+            let list = clients::list(c)?;
+            if list.is_empty() {
+                eprintln!("no clients yet: `onair-relay client add NAME` creates one");
+            }
+            for client in list {
+                println!("{}\t{}", client.name, client.created_at);
+            }
+            Ok(())
+        }
+        ClientCommand::Remove { name } => {
+            clients::remove(c, name)?;
+            eprintln!("Removed client {name:?}; a running relay refuses its token from now on.");
+            Ok(())
+        }
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => fail(e),
+    }
+}
+
+fn fail(e: impl std::fmt::Display) -> ExitCode {
+    eprintln!("error: {e}");
+    ExitCode::from(EXIT_FAILURE)
+}
+
+/// Completes on ctrl-c or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = term => {}
+    }
+    tracing::info!("shutting down");
+}

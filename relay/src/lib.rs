@@ -1,0 +1,13 @@
+//! `onair-relay`: receives Twitch EventSub webhooks, verifies and stores them in SQLite, and
+//! republishes them over WebSocket with replay of what a client missed.
+
+pub mod app;
+pub mod check;
+pub mod cli;
+pub mod http;
+pub mod hub;
+pub mod metrics;
+pub mod store;
+pub mod verify;
+
+pub use app::{AppState, Relay, Settings, app};

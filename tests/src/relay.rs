@@ -1,0 +1,211 @@
+//! Runs a real relay on loopback with a real SQLite file, and a WebSocket client that speaks the
+//! wire protocol.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use onair_common::Secret;
+use onair_common::wire::{ClientFrame, ServerFrame, Subscribe};
+use onair_relay::store::{Store, clients};
+use onair_relay::{Relay, Settings};
+use tokio::net::TcpStream;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+use tokio_tungstenite::tungstenite::{self, Message};
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+use crate::eventsub::Sender;
+
+/// The webhook secret test relays use (`twitch.md` V3's).
+pub const SECRET: &str = "relay-fake-secret-0123456789";
+
+/// A relay serving on 127.0.0.1 with its database in `dir`.
+#[derive(Debug)]
+pub struct TestRelay {
+    /// Where it listens.
+    pub addr: SocketAddr,
+    /// `http://127.0.0.1:PORT`.
+    pub base: String,
+    /// Its database file.
+    pub database: PathBuf,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<std::io::Result<()>>>,
+    /// Counters, for assertions.
+    pub state: onair_relay::AppState,
+}
+
+impl TestRelay {
+    /// Starts a relay on `database` with production timings.
+    pub async fn start(database: &Path) -> Self {
+        Self::start_with(database, |_| {}).await
+    }
+
+    /// Starts a relay, letting the test adjust its settings.
+    pub async fn start_with(database: &Path, adjust: impl FnOnce(&mut Settings)) -> Self {
+        let mut settings = Settings::new(Secret::new(SECRET), 8, 30);
+        adjust(&mut settings);
+        let store = Store::open(database).unwrap();
+        let relay = Relay::new(settings, store).unwrap();
+        let state = relay.state().clone();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (stop, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(relay.serve(listener, async {
+            let _ = stopped.await;
+        }));
+        Self {
+            addr,
+            base: format!("http://{addr}"),
+            database: database.to_owned(),
+            stop: Some(stop),
+            task: Some(task),
+            state,
+        }
+    }
+
+    /// A fake Twitch that posts to this relay.
+    pub fn twitch(&self) -> Sender {
+        Sender::new(&self.base, SECRET)
+    }
+
+    /// Creates a client and returns its token (as `onair-relay client add` does).
+    pub fn add_client(&self, name: &str) -> String {
+        let store = Store::open(&self.database).unwrap();
+        store.with_conn(|c| clients::add(c, name)).unwrap()
+    }
+
+    /// Removes a client through a separate connection, as another process would.
+    pub fn remove_client(&self, name: &str) {
+        let store = Store::open(&self.database).unwrap();
+        store.with_conn(|c| clients::remove(c, name)).unwrap();
+    }
+
+    /// `GET path` with a bearer token.
+    pub async fn get(&self, path: &str, token: Option<&str>) -> reqwest::Response {
+        let mut req = reqwest::Client::new().get(format!("{}{path}", self.base));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        req.send().await.unwrap()
+    }
+
+    /// Graceful shutdown; waits until the relay has stopped.
+    pub async fn stop(mut self) {
+        self.shutdown().await;
+    }
+
+    async fn shutdown(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(task) = self.task.take() {
+            tokio::time::timeout(Duration::from_secs(15), task)
+                .await
+                .expect("relay did not stop in time")
+                .unwrap()
+                .unwrap();
+        }
+    }
+}
+
+/// A WebSocket client of the relay.
+#[derive(Debug)]
+pub struct WsClient {
+    ws: WebSocketStream<MaybeTlsStream<TcpStream>>,
+    /// `last_seq` from the welcome frame.
+    pub welcome_seq: u64,
+}
+
+/// How long a test waits for a frame it expects.
+pub const FRAME_WAIT: Duration = Duration::from_secs(10);
+
+impl WsClient {
+    /// Connects with `?token=` and reads the welcome.
+    pub async fn connect(relay: &TestRelay, token: &str) -> Self {
+        Self::try_connect(relay, token).await.expect("connect")
+    }
+
+    /// Connects, or returns the HTTP status the relay refused with.
+    pub async fn try_connect(relay: &TestRelay, token: &str) -> Result<Self, u16> {
+        let url = format!("ws://{}/ws?token={token}", relay.addr);
+        let (ws, _) = match tokio_tungstenite::connect_async(url).await {
+            Ok(ok) => ok,
+            Err(tungstenite::Error::Http(resp)) => return Err(resp.status().as_u16()),
+            Err(e) => panic!("connect failed: {e}"),
+        };
+        let mut c = Self { ws, welcome_seq: 0 };
+        match c.next_frame().await {
+            Some(ServerFrame::Welcome {
+                protocol: 1,
+                last_seq,
+            }) => c.welcome_seq = last_seq,
+            other => panic!("expected welcome, got {other:?}"),
+        }
+        Ok(c)
+    }
+
+    /// Sends `subscribe`.
+    pub async fn subscribe(&mut self, sub: Subscribe) {
+        self.send_text(ClientFrame::Subscribe(sub).to_json()).await;
+    }
+
+    /// Sends a raw text frame.
+    pub async fn send_text(&mut self, text: String) {
+        self.ws.send(Message::text(text)).await.unwrap();
+    }
+
+    /// The next protocol frame, or `None` when the socket closed. Panics after [`FRAME_WAIT`].
+    pub async fn next_frame(&mut self) -> Option<ServerFrame> {
+        self.next_frame_within(FRAME_WAIT)
+            .await
+            .expect("no frame in time")
+    }
+
+    /// The next protocol frame within `wait`: `Err(())` on time-out, `Ok(None)` on close.
+    pub async fn next_frame_within(&mut self, wait: Duration) -> Result<Option<ServerFrame>, ()> {
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            let msg = tokio::time::timeout_at(deadline, self.ws.next())
+                .await
+                .map_err(|_| ())?;
+            match msg {
+                Some(Ok(Message::Text(t))) => return Ok(Some(ServerFrame::parse(&t).unwrap())),
+                Some(Ok(Message::Close(_))) | None | Some(Err(_)) => return Ok(None),
+                Some(Ok(_)) => continue,
+            }
+        }
+    }
+
+    /// The close frame's code and reason, skipping other frames.
+    pub async fn close_reason(&mut self) -> Option<(u16, String)> {
+        loop {
+            match tokio::time::timeout(FRAME_WAIT, self.ws.next())
+                .await
+                .expect("no close in time")
+            {
+                Some(Ok(Message::Close(Some(f)))) => {
+                    return Some((f.code.into(), f.reason.to_string()));
+                }
+                Some(Ok(Message::Close(None))) | None | Some(Err(_)) => return None,
+                Some(Ok(_)) => continue,
+            }
+        }
+    }
+
+    /// The next event frame's event.
+    pub async fn next_event(&mut self) -> onair_common::Event {
+        match self.next_frame().await {
+            Some(ServerFrame::Event { event }) => *event,
+            other => panic!("expected an event, got {other:?}"),
+        }
+    }
+
+    /// Asserts that no frame arrives within `wait`.
+    pub async fn expect_silence(&mut self, wait: Duration) {
+        if let Ok(frame) = self.next_frame_within(wait).await {
+            panic!("expected no frame, got {frame:?}");
+        }
+    }
+}
