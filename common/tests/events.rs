@@ -316,3 +316,14 @@ fn notification_without_event_is_an_error() {
     let err = Event::from_notification("m", MESSAGE_TS, &env, Timestamp::now()).unwrap_err();
     assert_eq!(err.to_string(), "notification body has no `event` object");
 }
+
+#[test]
+fn data_keeps_twitchs_bytes_and_field_order() {
+    for kind in onair_common::catalog::names() {
+        let body = fixture(kind);
+        let ev = event(kind);
+        let data = serde_json::to_string(&ev.data).unwrap();
+        let start = body.find(r#""event":"#).unwrap() + r#""event":"#.len();
+        assert_eq!(data, body[start..body.len() - 1], "{kind}");
+    }
+}

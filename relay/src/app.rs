@@ -40,6 +40,8 @@ pub struct Settings {
     pub ping_interval: Duration,
     /// Longest a socket may take to accept one frame before it is dropped as stuck.
     pub send_timeout: Duration,
+    /// Live events buffered per socket before a slow one resyncs from the store.
+    pub live_buffer: usize,
 }
 
 impl Settings {
@@ -55,6 +57,7 @@ impl Settings {
             retention_days,
             ping_interval: Duration::from_secs(30),
             send_timeout: Duration::from_secs(10),
+            live_buffer: 4096,
         }
     }
 }
@@ -93,7 +96,7 @@ pub struct Relay {
 impl Relay {
     /// Opens the store and starts its writer.
     pub fn new(settings: Settings, store: Store) -> Result<Self, StoreError> {
-        let hub = Hub::new();
+        let hub = Hub::new(settings.live_buffer);
         let (writer, writer_thread) = Writer::start(&store, hub.event_sender())?;
         let state = AppState(Arc::new(Inner {
             settings,

@@ -11,8 +11,6 @@ use tokio_util::sync::CancellationToken;
 
 use crate::store::{ClientId, Published};
 
-/// Live events buffered per receiver before a slow socket lags and resyncs from the store.
-const EVENT_BUFFER: usize = 4096;
 /// Status frames buffered per receiver.
 const STATUS_BUFFER: usize = 16;
 
@@ -45,17 +43,11 @@ pub struct SocketSlot {
     pub revoked: CancellationToken,
 }
 
-impl Default for Hub {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
 impl Hub {
-    /// An empty hub.
-    pub fn new() -> Self {
+    /// An empty hub buffering `live_buffer` events per receiver before a slow one lags.
+    pub fn new(live_buffer: usize) -> Self {
         Self {
-            events: broadcast::channel(EVENT_BUFFER).0,
+            events: broadcast::channel(live_buffer.max(1)).0,
             status: broadcast::channel(STATUS_BUFFER).0,
             sockets: Arc::default(),
         }
@@ -139,7 +131,7 @@ mod tests {
 
     #[test]
     fn limit_per_client_and_release_on_drop() {
-        let hub = Hub::new();
+        let hub = Hub::new(16);
         let a = hub.open(1, 2).unwrap();
         let _b = hub.open(1, 2).unwrap();
         assert_eq!(hub.open(1, 2).unwrap_err(), TooMany);
@@ -150,7 +142,7 @@ mod tests {
 
     #[test]
     fn removed_client_sockets_are_cancelled() {
-        let hub = Hub::new();
+        let hub = Hub::new(16);
         let a = hub.open(1, 8).unwrap();
         let b = hub.open(2, 8).unwrap();
         assert_eq!(hub.retain_clients(&[2]), 1);
