@@ -7,6 +7,7 @@ pub mod event;
 pub mod eventsub;
 pub mod secret;
 pub mod time;
+pub mod twitch;
 pub mod wire;
 
 pub use config::Config;

@@ -31,6 +31,14 @@ impl fmt::Display for Secret {
     }
 }
 
+/// Reading a secret from JSON (a token reply) keeps it wrapped from the first moment. There is
+/// deliberately no `Serialize`: writing a secret out must go through [`Secret::expose`].
+impl<'de> serde::Deserialize<'de> for Secret {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        String::deserialize(d).map(Self)
+    }
+}
+
 impl From<String> for Secret {
     fn from(value: String) -> Self {
         Self(value)

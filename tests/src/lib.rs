@@ -4,5 +4,7 @@
 // Test support: a panic is how a broken fixture or harness reports itself.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+pub mod bins;
 pub mod eventsub;
 pub mod relay;
+pub mod twitch_auth;

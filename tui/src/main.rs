@@ -1,27 +1,22 @@
-//! `onair`: the terminal app. For now it only loads and validates the shared config; the app,
-//! login and chat commands land with their issues.
+//! `onair`: parse arguments, start logging, run the command.
 
-use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Parser;
-use onair_common::Config;
-
-/// Watch your Twitch channel live from a terminal: chat beside a live event pane.
-#[derive(Debug, Parser)]
-#[command(name = "onair", version)]
-struct Cli {
-    /// Config file (default: $ONAIR_CONFIG, else <config dir>/onair/config.toml).
-    #[arg(long, global = true, value_name = "PATH")]
-    config: Option<PathBuf>,
-}
+use onair::cli::{Cli, run};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    if let Err(e) = Config::load(cli.config.as_deref()) {
-        eprintln!("error: {e}");
-        return ExitCode::from(2);
-    }
-    eprintln!("onair: the terminal app is not built yet; onair-relay is ready (see README.md)");
-    ExitCode::FAILURE
+    onair::logging::init(cli.verbose);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(run(cli))
 }

@@ -1,0 +1,112 @@
+//! `onair login`, `onair logout`, `onair auth status`.
+
+use std::process::ExitCode;
+
+use onair_common::Config;
+use serde_json::json;
+
+use crate::auth::{Auth, DEFAULT_SCOPES, TokenStore};
+use crate::error::{Error, Result};
+
+pub async fn login(config: &Config, scopes: Option<String>) -> Result<ExitCode> {
+    let auth = Auth::from_config(config).await?;
+    let scopes: Vec<String> = match scopes {
+        Some(s) => s
+            .split([' ', ','])
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+            .collect(),
+        None => DEFAULT_SCOPES.iter().map(|s| s.to_string()).collect(),
+    };
+    let device = auth.start_login(&scopes).await?;
+    println!("Open {}", device.verification_uri);
+    println!("and enter the code {}", device.user_code);
+    eprintln!(
+        "Any browser works, your phone too. Waiting for approval (the code expires in {} min; Ctrl-C cancels)...",
+        device.expires_in / 60
+    );
+    let token = tokio::select! {
+        t = auth.finish_login(&device) => t?,
+        _ = tokio::signal::ctrl_c() => return Err(Error::Cancelled("login cancelled")),
+    };
+    eprintln!(
+        "Logged in as {} (user id {}) with scopes: {}.",
+        token.login,
+        token.user_id,
+        scope_list(&token.scopes)
+    );
+    store_note(auth.store());
+    Ok(ExitCode::SUCCESS)
+}
+
+pub async fn logout(config: &Config) -> Result<ExitCode> {
+    let auth = Auth::from_config(config).await?;
+    let (login, warning) = auth.logout().await?;
+    match warning {
+        None => eprintln!("Logged out {login}: the token is revoked at Twitch and deleted here."),
+        Some(why) => eprintln!(
+            "warning: could not revoke the token at Twitch ({why}); deleted it here. It stays valid at Twitch until it expires."
+        ),
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub async fn status(config: &Config, as_json: bool) -> Result<ExitCode> {
+    let auth = Auth::from_config(config).await?;
+    let status = auth.status().await?;
+    let t = &status.token;
+    let expires_in = t.expires_in(jiff::Timestamp::now().as_second()).max(0);
+    let valid = status.twitch.is_ok();
+    if as_json {
+        let line = json!({
+            "login": t.login, "user_id": t.user_id, "scopes": t.scopes,
+            "expires_in_s": expires_in, "store": auth.store().kind(), "valid": valid,
+        });
+        println!("{line}");
+    } else {
+        println!("login:      {} (user id {})", t.login, t.user_id);
+        println!("scopes:     {}", scope_list(&t.scopes));
+        println!("expires in: {}", duration(expires_in));
+        println!("store:      {}", auth.store().describe());
+        match &status.twitch {
+            Ok(_) => println!("twitch:     accepts the token"),
+            Err(e) => println!("twitch:     unknown ({e})"),
+        }
+    }
+    if let Err(e) = &status.twitch {
+        eprintln!("warning: could not check the token with Twitch: {e}");
+        return Ok(ExitCode::FAILURE);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn store_note(store: &TokenStore) {
+    match store {
+        TokenStore::File(path) => eprintln!(
+            "warning: tokens are in a plain file, {} (mode 0600), because tui.token_store = \"file\".",
+            path.display()
+        ),
+        TokenStore::Keyring(_, "kernel keyring") => eprintln!(
+            "Tokens are in the kernel keyring (no Secret Service here): they last until reboot or 3 idle days."
+        ),
+        TokenStore::Keyring(..) => eprintln!("Tokens are in {}.", store.describe()),
+    }
+}
+
+fn scope_list(scopes: &[String]) -> String {
+    if scopes.is_empty() {
+        "(none)".to_owned()
+    } else {
+        scopes.join(" ")
+    }
+}
+
+fn duration(secs: i64) -> String {
+    if secs == i64::MAX {
+        return "never".into();
+    }
+    match (secs / 3600, (secs % 3600) / 60) {
+        (0, m) => format!("{m}m"),
+        (h, m) => format!("{h}h {m:02}m"),
+    }
+}

@@ -1,0 +1,79 @@
+//! `onair`'s command line: parsing and dispatch.
+
+mod auth;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use onair_common::Config;
+
+use crate::error::{Error, Result};
+
+/// Watch your Twitch channel live from a terminal: chat beside a live event pane.
+#[derive(Debug, Parser)]
+#[command(name = "onair", version, after_help = AFTER_HELP)]
+pub struct Cli {
+    /// Config file (default: $ONAIR_CONFIG, else <config dir>/onair/config.toml).
+    #[arg(long, global = true, value_name = "PATH")]
+    pub config: Option<PathBuf>,
+    /// More detail in the log file (<state dir>/onair/onair.log): -v debug, -vv trace.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+const AFTER_HELP: &str = "\
+Exit codes: 0 ok, 1 failure, 2 usage or config error, 3 not logged in or token rejected.
+Any config key can be set by environment, e.g. ONAIR_TWITCH_CLIENT_ID, ONAIR_TUI_TOKEN_STORE=file.";
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Sign in with Twitch's device code flow: prints a URL and a code, waits, stores the tokens.
+    Login {
+        /// Space- or comma-separated scopes to request (default: chat:read chat:edit).
+        #[arg(long, value_name = "SCOPES")]
+        scopes: Option<String>,
+    },
+    /// Revoke the token at Twitch and delete it locally.
+    Logout,
+    /// Login state.
+    #[command(subcommand)]
+    Auth(AuthCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum AuthCommand {
+    /// Login, user id, scopes, expiry and token store; asks Twitch whether it accepts the token.
+    /// Never prints a token.
+    Status {
+        /// One JSON object: login, user_id, scopes, expires_in_s, store, valid.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// Runs the parsed command line and maps errors to exit codes.
+pub async fn run(cli: Cli) -> ExitCode {
+    match dispatch(cli).await {
+        Ok(code) => code,
+        Err(e) => {
+            tracing::warn!(error = %e, "command failed");
+            eprintln!("error: {e}");
+            ExitCode::from(e.exit_code())
+        }
+    }
+}
+
+async fn dispatch(cli: Cli) -> Result<ExitCode> {
+    let config = Config::load(cli.config.as_deref())?;
+    match cli.command {
+        None => Err(Error::Cancelled(
+            "the full-screen app is not built yet; `onair login` and `onair auth status` work",
+        )),
+        Some(Command::Login { scopes }) => auth::login(&config, scopes).await,
+        Some(Command::Logout) => auth::logout(&config).await,
+        Some(Command::Auth(AuthCommand::Status { json })) => auth::status(&config, json).await,
+    }
+}

@@ -1,0 +1,8 @@
+//! `onair`: the terminal app and its scriptable subcommands.
+
+pub mod auth;
+pub mod cli;
+pub mod error;
+pub mod logging;
+
+pub use error::{Error, Result};
