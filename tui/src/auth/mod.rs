@@ -209,3 +209,54 @@ async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'sta
         .await
         .map_err(|e| Error::Store(format!("token store task failed: {e}")))?
 }
+
+/// The login as the running app sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LoginState {
+    /// Twitch accepts this token (possibly just refreshed).
+    Valid(StoredToken),
+    /// Twitch could not be asked; the token is kept and asked again next time.
+    Unchecked(StoredToken, String),
+    /// Twitch refused the login: the user must `onair login` again.
+    Rejected(String),
+}
+
+/// Validates every `every` (Twitch asks for hourly, `twitch.md` C.5), refreshing on a 401 and
+/// before expiry, and publishes each result. Ends after a rejection or when every receiver is gone.
+pub async fn keep_valid(
+    auth: Auth,
+    mut token: StoredToken,
+    every: Duration,
+    tx: tokio::sync::watch::Sender<LoginState>,
+) {
+    loop {
+        tokio::select! {
+            () = tokio::time::sleep(every) => {}
+            () = tx.closed() => return,
+        }
+        if token.expires_in(now()) < REFRESH_MARGIN.as_secs() as i64 {
+            match auth.refresh(token.clone()).await {
+                Ok(fresh) => token = fresh,
+                Err(Error::Rejected(why)) => {
+                    let _ = tx.send(LoginState::Rejected(why));
+                    return;
+                }
+                Err(e) => tracing::warn!(error = %e, "refresh failed; retrying later"),
+            }
+        }
+        let state = match auth.validate(token.clone()).await {
+            Ok((fresh, _)) => {
+                token = fresh.clone();
+                LoginState::Valid(fresh)
+            }
+            Err(Error::Rejected(why)) => {
+                let _ = tx.send(LoginState::Rejected(why));
+                return;
+            }
+            Err(e) => LoginState::Unchecked(token.clone(), e.to_string()),
+        };
+        if tx.send(state).is_err() {
+            return;
+        }
+    }
+}
