@@ -1,6 +1,7 @@
 //! `onair`: the terminal app and its scriptable subcommands.
 
 pub mod auth;
+pub mod chat;
 pub mod cli;
 pub mod error;
 pub mod logging;

@@ -1,0 +1,12 @@
+//! Twitch chat over IRC-on-WebSocket: the parser, the typed messages, the connection, sending.
+
+pub mod irc;
+pub mod message;
+
+pub use irc::{IrcMessage, ParseError, parse};
+pub use message::{ChatLine, ChatMessage, Incoming, UserNotice};
+
+/// Parses and types one line; malformed lines are an error to log and skip.
+pub fn read_line(line: &str) -> Result<Incoming, ParseError> {
+    parse(line).map(|m| Incoming::from_irc(&m))
+}
