@@ -67,8 +67,9 @@ pub struct ChatMessage {
     pub reply_to: Option<Reply>,
     /// The user's first message in the channel.
     pub first: bool,
-    /// RFC 3339 UTC.
-    pub sent_at: String,
+    /// When Twitch received it (`tmi-sent-ts`, Unix ms); written as RFC 3339 UTC.
+    #[serde(serialize_with = "rfc3339_ms")]
+    pub sent_at: i64,
     /// Shared Chat: the room the message was sent in, when it is not this channel.
     #[serde(skip)]
     pub source_room_id: Option<String>,
@@ -91,9 +92,15 @@ pub struct UserNotice {
     pub text: Option<String>,
     /// Every `msg-param-*` tag without the prefix, unescaped.
     pub params: BTreeMap<String, String>,
-    /// RFC 3339 UTC.
+    /// `tmi-sent-ts`, Unix ms.
     #[serde(skip)]
-    pub sent_at: String,
+    pub sent_at: i64,
+}
+
+/// Formats Unix milliseconds only when JSON is written: most messages are only shown.
+fn rfc3339_ms<S: serde::Serializer>(ms: &i64, s: S) -> Result<S::Ok, S::Error> {
+    let ts = jiff::Timestamp::from_millisecond(*ms).unwrap_or(jiff::Timestamp::UNIX_EPOCH);
+    s.serialize_str(&onair_common::time::format(ts))
 }
 
 /// A chat line as `chat tail --json` prints it.
@@ -295,51 +302,103 @@ fn user(m: &IrcMessage<'_>, login: &str) -> User {
     }
 }
 
-fn sent_at(m: &IrcMessage<'_>) -> String {
+fn sent_at(m: &IrcMessage<'_>) -> i64 {
     m.tag_raw("tmi-sent-ts")
         .and_then(|ts| ts.parse::<i64>().ok())
-        .and_then(|ms| jiff::Timestamp::from_millisecond(ms).ok())
-        .map(onair_common::time::format)
-        .unwrap_or_else(onair_common::time::now)
+        .unwrap_or_else(|| jiff::Timestamp::now().as_millisecond())
+}
+
+/// The PRIVMSG tags we read, found in one pass over the tags (the hot path of a busy chat).
+#[derive(Default)]
+struct PrivTags<'a> {
+    id: &'a str,
+    user_id: &'a str,
+    display_name: &'a str,
+    color: &'a str,
+    badges: &'a str,
+    emotes: &'a str,
+    bits: &'a str,
+    first_msg: &'a str,
+    sent_ts: &'a str,
+    room_id: &'a str,
+    source_room_id: &'a str,
+    reply_id: &'a str,
+    reply_login: &'a str,
+    reply_body: &'a str,
+}
+
+impl<'a> PrivTags<'a> {
+    fn of(m: &IrcMessage<'a>) -> Self {
+        let mut t = Self::default();
+        for &(k, v) in &m.tags {
+            let slot = match k {
+                "id" => &mut t.id,
+                "user-id" => &mut t.user_id,
+                "display-name" => &mut t.display_name,
+                "color" => &mut t.color,
+                "badges" => &mut t.badges,
+                "emotes" => &mut t.emotes,
+                "bits" => &mut t.bits,
+                "first-msg" => &mut t.first_msg,
+                "tmi-sent-ts" => &mut t.sent_ts,
+                "room-id" => &mut t.room_id,
+                "source-room-id" => &mut t.source_room_id,
+                "reply-parent-msg-id" => &mut t.reply_id,
+                "reply-parent-user-login" => &mut t.reply_login,
+                "reply-parent-msg-body" => &mut t.reply_body,
+                _ => continue,
+            };
+            *slot = v;
+        }
+        t
+    }
+}
+
+fn owned(raw: &str) -> String {
+    unescape(raw).into_owned()
 }
 
 fn privmsg(m: &IrcMessage<'_>) -> ChatMessage {
+    let t = PrivTags::of(m);
     let login = m.nick().unwrap_or_default().to_ascii_lowercase();
     let raw = m.param(1).unwrap_or_default();
     let (text, action) = match raw.strip_prefix("\u{1}ACTION ") {
         Some(t) => (t.strip_suffix('\u{1}').unwrap_or(t), true),
         None => (raw, false),
     };
-    let reply_to = m.tag_nonempty("reply-parent-msg-id").map(|id| Reply {
-        id: id.into_owned(),
-        login: m
-            .tag("reply-parent-user-login")
-            .unwrap_or_default()
-            .into_owned(),
-        text: m
-            .tag("reply-parent-msg-body")
-            .unwrap_or_default()
-            .into_owned(),
-    });
-    let room = m.tag_raw("room-id");
+    let name = unescape(t.display_name).trim().to_owned();
+    let user = User {
+        id: owned(t.user_id),
+        name: if name.is_empty() { login.clone() } else { name },
+        login,
+        color: (!t.color.is_empty()).then(|| owned(t.color)),
+        badges: t
+            .badges
+            .split(',')
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+            .collect(),
+    };
     ChatMessage {
         channel: m.channel().unwrap_or_default().to_ascii_lowercase(),
-        id: m.tag("id").unwrap_or_default().into_owned(),
-        user: user(m, &login),
-        emotes: m
-            .tag_raw("emotes")
-            .map(|e| emotes(e, text))
-            .unwrap_or_default(),
+        id: owned(t.id),
+        user,
+        emotes: emotes(t.emotes, text),
         text: text.to_owned(),
         action,
-        bits: m.tag_raw("bits").and_then(|b| b.parse().ok()).unwrap_or(0),
-        reply_to,
-        first: m.tag_raw("first-msg") == Some("1"),
-        sent_at: sent_at(m),
-        source_room_id: m
-            .tag_nonempty("source-room-id")
-            .filter(|s| Some(s.as_ref()) != room)
-            .map(|c| c.into_owned()),
+        bits: t.bits.parse().unwrap_or(0),
+        reply_to: (!t.reply_id.is_empty()).then(|| Reply {
+            id: owned(t.reply_id),
+            login: owned(t.reply_login),
+            text: owned(t.reply_body),
+        }),
+        first: t.first_msg == "1",
+        sent_at: t
+            .sent_ts
+            .parse()
+            .unwrap_or_else(|_| jiff::Timestamp::now().as_millisecond()),
+        source_room_id: (!t.source_room_id.is_empty() && t.source_room_id != t.room_id)
+            .then(|| owned(t.source_room_id)),
     }
 }
 
@@ -370,10 +429,16 @@ fn usernotice(m: &IrcMessage<'_>) -> UserNotice {
 /// (clamped, never a panic). The result is sorted by start.
 pub fn emotes(tag: &str, text: &str) -> Vec<Emote> {
     let mut out = Vec::new();
-    let len = text.chars().count();
-    if len == 0 {
+    if tag.is_empty() || text.is_empty() {
         return out;
     }
+    // Byte offset of every code point, plus the end: one pass, then slices.
+    let offsets: Vec<usize> = text
+        .char_indices()
+        .map(|(b, _)| b)
+        .chain([text.len()])
+        .collect();
+    let len = offsets.len() - 1;
     for group in tag.split('/').filter(|g| !g.is_empty()) {
         let Some((id, ranges)) = group.split_once(':') else {
             continue;
@@ -391,7 +456,7 @@ pub fn emotes(tag: &str, text: &str) -> Vec<Emote> {
             let end = end.min(len - 1);
             out.push(Emote {
                 id: id.to_owned(),
-                name: text.chars().skip(start).take(end - start + 1).collect(),
+                name: text[offsets[start]..offsets[end + 1]].to_owned(),
                 start,
                 end,
             });
