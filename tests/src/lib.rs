@@ -6,5 +6,6 @@
 
 pub mod bins;
 pub mod eventsub;
+pub mod irc;
 pub mod relay;
 pub mod twitch_auth;

@@ -128,6 +128,16 @@ impl FakeAuth {
         self.with(|s| s.access.values_mut().for_each(|a| a.expires_at = now() - 1));
     }
 
+    /// The login an unexpired user access token belongs to (for the fake chat server).
+    pub fn login_of(&self, token: &str) -> Option<String> {
+        self.with(|s| {
+            s.access
+                .get(token)
+                .filter(|a| a.expires_at > now())
+                .and_then(|a| a.login.clone())
+        })
+    }
+
     /// Every token the fake has issued (access and refresh), to scan outputs for leaks.
     pub fn issued_secrets(&self) -> Vec<String> {
         self.with(|s| s.issued.clone())

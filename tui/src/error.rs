@@ -31,6 +31,12 @@ pub enum Error {
     /// Talking to Twitch failed.
     #[error(transparent)]
     OAuth(OAuthError),
+    /// Bad arguments.
+    #[error("{0}")]
+    Usage(String),
+    /// Chat failed.
+    #[error("chat: {0}")]
+    Chat(String),
     /// The user cancelled.
     #[error("{0}")]
     Cancelled(&'static str),
@@ -50,7 +56,7 @@ impl Error {
     /// The process exit code for this error.
     pub fn exit_code(&self) -> u8 {
         match self {
-            Self::Config(_) | Self::Missing(_) => 2,
+            Self::Config(_) | Self::Missing(_) | Self::Usage(_) => 2,
             Self::NotLoggedIn | Self::Rejected(_) => 3,
             _ => 1,
         }

@@ -1,7 +1,10 @@
 //! Twitch chat over IRC-on-WebSocket: the parser, the typed messages, the connection, sending.
 
+pub mod connection;
 pub mod irc;
 pub mod message;
+pub mod outbox;
+pub mod ratelimit;
 
 pub use irc::{IrcMessage, ParseError, parse};
 pub use message::{ChatLine, ChatMessage, Incoming, UserNotice};

@@ -1,6 +1,7 @@
 //! `onair`'s command line: parsing and dispatch.
 
 mod auth;
+mod chat;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -41,6 +42,30 @@ enum Command {
     /// Login state.
     #[command(subcommand)]
     Auth(AuthCommand),
+    /// Read or send chat.
+    #[command(subcommand)]
+    Chat(ChatCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum ChatCommand {
+    /// Print chat as it arrives (anonymous, read-only, when not logged in).
+    Tail {
+        /// Channel login (default: tui.channel, else your own).
+        channel: Option<String>,
+        /// One JSON object per line: message, notice, clear, delete, room, server.
+        #[arg(long)]
+        json: bool,
+        /// Exit after printing N lines.
+        #[arg(long, value_name = "N")]
+        count: Option<u64>,
+    },
+    /// Send one message; exits 0 once Twitch accepted it, else prints Twitch's reason.
+    Send {
+        /// [CHANNEL] MESSAGE (CHANNEL defaults to tui.channel, else your own).
+        #[arg(num_args = 1..=2, required = true, value_names = ["CHANNEL", "MESSAGE"])]
+        args: Vec<String>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -75,5 +100,11 @@ async fn dispatch(cli: Cli) -> Result<ExitCode> {
         Some(Command::Login { scopes }) => auth::login(&config, scopes).await,
         Some(Command::Logout) => auth::logout(&config).await,
         Some(Command::Auth(AuthCommand::Status { json })) => auth::status(&config, json).await,
+        Some(Command::Chat(ChatCommand::Tail {
+            channel,
+            json,
+            count,
+        })) => chat::tail(&config, channel, json, count).await,
+        Some(Command::Chat(ChatCommand::Send { args })) => chat::send(&config, args).await,
     }
 }
