@@ -1,9 +1,11 @@
 //! `onair`: the terminal app and its scriptable subcommands.
 
+pub mod app;
 pub mod auth;
 pub mod chat;
 pub mod cli;
 pub mod error;
 pub mod logging;
+pub mod relay;
 
 pub use error::{Error, Result};

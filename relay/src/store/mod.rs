@@ -206,7 +206,8 @@ fn last_seq(conn: &Connection) -> Result<u64, StoreError> {
 fn events(conn: &Connection, q: &Query) -> Result<Page, StoreError> {
     let tx = conn.unchecked_transaction()?;
     let mut sql = String::from("SELECT seq, body FROM events WHERE seq > ?");
-    let mut args: Vec<rusqlite::types::Value> = vec![(q.after as i64).into()];
+    let mut args: Vec<rusqlite::types::Value> =
+        vec![i64::try_from(q.after).unwrap_or(i64::MAX).into()];
     for (column, values) in [("channel_login", &q.channels), ("type", &q.types)] {
         if !values.is_empty() {
             let marks = vec!["?"; values.len()].join(",");

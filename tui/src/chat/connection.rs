@@ -4,6 +4,9 @@
 //! Every state change and every typed message reaches the owner over a channel; sends come in
 //! through a [`ChatHandle`] and are held back by the rate limiter, never dropped.
 
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
@@ -23,8 +26,12 @@ use super::read_line;
 
 type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
+/// Gets a fresh login after Twitch refused the token (refreshing it), or `None`.
+pub type Refresh =
+    Arc<dyn Fn() -> Pin<Box<dyn Future<Output = Option<(String, Secret)>> + Send>> + Send + Sync>;
+
 /// How a connection is set up.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct ChatConfig {
     /// `wss://irc-ws.chat.twitch.tv:443` or a fake.
     pub url: Url,
@@ -40,6 +47,18 @@ pub struct ChatConfig {
     pub backoff: (Duration, Duration),
     /// Chat rate limits.
     pub limits: Limits,
+    /// Called once if Twitch refuses the login; the connection retries with what it returns.
+    pub refresh: Option<Refresh>,
+}
+
+impl std::fmt::Debug for ChatConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ChatConfig")
+            .field("url", &self.url)
+            .field("login", &self.login.as_ref().map(|(l, _)| l))
+            .field("channel", &self.channel)
+            .finish_non_exhaustive()
+    }
 }
 
 impl ChatConfig {
@@ -53,6 +72,7 @@ impl ChatConfig {
             pong_timeout: Duration::from_secs(5),
             backoff: (Duration::from_secs(1), Duration::from_secs(30)),
             limits: Limits::default(),
+            refresh: None,
         }
     }
 }
@@ -137,13 +157,14 @@ enum End {
 }
 
 async fn run(
-    config: ChatConfig,
+    mut config: ChatConfig,
     events: mpsc::Sender<ChatEvent>,
     mut requests: mpsc::Receiver<super::outbox::Request>,
     shutdown: CancellationToken,
 ) -> Result<(), ChatError> {
     let mut outbox = Outbox::new(config.limits, config.login.is_some());
     let mut delay = config.backoff.0;
+    let mut refresh = config.refresh.take();
     loop {
         let _ = events.send(ChatEvent::State(ChatState::Connecting)).await;
         let mut session = Session {
@@ -158,8 +179,22 @@ async fn run(
         let (reason, at_once) = match end {
             End::Shutdown => return Ok(()),
             End::AuthFailed(text) => {
-                outbox.fail_all(SendError::Rejected(text.clone()));
-                return Err(ChatError::AuthFailed(text));
+                // One refresh, then give up (twitch.md D.2: the server closes after the NOTICE).
+                let fresh = match refresh.take() {
+                    Some(r) => r().await,
+                    None => None,
+                };
+                match fresh {
+                    Some(login) => {
+                        tracing::info!("chat refused the login; retrying with a refreshed token");
+                        config.login = Some(login);
+                        continue;
+                    }
+                    None => {
+                        outbox.fail_all(SendError::Rejected(text.clone()));
+                        return Err(ChatError::AuthFailed(text));
+                    }
+                }
             }
             End::Retry { reason, at_once } => (reason, at_once),
         };

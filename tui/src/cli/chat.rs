@@ -14,7 +14,7 @@ use crate::chat::message::{ChatLine, Incoming};
 use crate::error::{Error, Result};
 
 /// The login to use, if any: `None` reads anonymously.
-async fn try_login(config: &Config) -> Result<Option<(Auth, StoredToken)>> {
+pub(super) async fn try_login(config: &Config) -> Result<Option<(Auth, StoredToken)>> {
     let auth = match Auth::from_config(config).await {
         Ok(a) => a,
         Err(Error::Missing(_)) => return Ok(None),
@@ -31,7 +31,11 @@ async fn try_login(config: &Config) -> Result<Option<(Auth, StoredToken)>> {
     }
 }
 
-fn channel_of(config: &Config, arg: Option<&str>, login: Option<&StoredToken>) -> Result<String> {
+pub(super) fn channel_of(
+    config: &Config,
+    arg: Option<&str>,
+    login: Option<&StoredToken>,
+) -> Result<String> {
     if let Some(c) = arg {
         return check_login(c).map_err(|why| Error::Usage(format!("CHANNEL {why}")));
     }

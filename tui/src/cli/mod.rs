@@ -1,7 +1,9 @@
 //! `onair`'s command line: parsing and dispatch.
 
+mod app;
 mod auth;
 mod chat;
+mod events;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -9,12 +11,15 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use onair_common::Config;
 
-use crate::error::{Error, Result};
+use crate::error::Result;
 
 /// Watch your Twitch channel live from a terminal: chat beside a live event pane.
 #[derive(Debug, Parser)]
 #[command(name = "onair", version, after_help = AFTER_HELP)]
 pub struct Cli {
+    /// Channel to open (default: tui.channel, else your own).
+    #[arg(long, value_name = "LOGIN")]
+    pub channel: Option<String>,
     /// Config file (default: $ONAIR_CONFIG, else <config dir>/onair/config.toml).
     #[arg(long, global = true, value_name = "PATH")]
     pub config: Option<PathBuf>,
@@ -31,6 +36,8 @@ Any config key can be set by environment, e.g. ONAIR_TWITCH_CLIENT_ID, ONAIR_TUI
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// The full app on built-in simulated chat and events: no account, no network.
+    Demo,
     /// Sign in with Twitch's device code flow: prints a URL and a code, waits, stores the tokens.
     Login {
         /// Space- or comma-separated scopes to request (default: chat:read chat:edit).
@@ -45,6 +52,46 @@ enum Command {
     /// Read or send chat.
     #[command(subcommand)]
     Chat(ChatCommand),
+    /// Events from your onair-relay (tui.relay_url, tui.relay_token).
+    #[command(subcommand)]
+    Events(EventsCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum EventsCommand {
+    /// Live events, resuming after SEQ; reconnects by itself.
+    Tail {
+        /// Only this channel (login).
+        #[arg(long)]
+        channel: Option<String>,
+        /// Only these types, comma-separated (e.g. channel.follow,channel.raid).
+        #[arg(long = "type", value_name = "T,...")]
+        types: Option<String>,
+        /// Replay stored events after this seq first.
+        #[arg(long, value_name = "SEQ")]
+        after: Option<u64>,
+        /// One EVENT object per line.
+        #[arg(long)]
+        json: bool,
+        /// Exit after N events.
+        #[arg(long, value_name = "N")]
+        count: Option<u64>,
+    },
+    /// Recent events, oldest first.
+    List {
+        /// Only this channel (login).
+        #[arg(long)]
+        channel: Option<String>,
+        /// Only this type.
+        #[arg(long = "type", value_name = "T")]
+        kind: Option<String>,
+        /// How many (at most 1000).
+        #[arg(long, default_value_t = 20)]
+        limit: u32,
+        /// One EVENT object per line.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -94,9 +141,21 @@ pub async fn run(cli: Cli) -> ExitCode {
 async fn dispatch(cli: Cli) -> Result<ExitCode> {
     let config = Config::load(cli.config.as_deref())?;
     match cli.command {
-        None => Err(Error::Cancelled(
-            "the full-screen app is not built yet; `onair login` and `onair auth status` work",
-        )),
+        None => app::app(&config, cli.channel).await,
+        Some(Command::Demo) => app::demo(&config).await,
+        Some(Command::Events(EventsCommand::Tail {
+            channel,
+            types,
+            after,
+            json,
+            count,
+        })) => events::tail(&config, channel, types, after, json, count).await,
+        Some(Command::Events(EventsCommand::List {
+            channel,
+            kind,
+            limit,
+            json,
+        })) => events::list(&config, channel, kind, limit, json).await,
         Some(Command::Login { scopes }) => auth::login(&config, scopes).await,
         Some(Command::Logout) => auth::logout(&config).await,
         Some(Command::Auth(AuthCommand::Status { json })) => auth::status(&config, json).await,

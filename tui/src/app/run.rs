@@ -1,0 +1,219 @@
+//! The runtime: owns the terminal and the tasks (input, clock, chat, relay, login checks, demo),
+//! feeds their messages to [`App::update`], carries out the effects, and draws at most
+//! [`FRAME`] apart, after draining whatever is queued, never once per chat message.
+
+use std::time::Duration;
+
+use crossterm::event::{Event as TermEvent, EventStream};
+use futures_util::StreamExt;
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+use super::{App, Effect, LoginView, Msg};
+use crate::auth::{Auth, LoginState, StoredToken, keep_valid};
+use crate::chat::connection::{self, ChatConfig, ChatError, ChatHandle};
+use crate::relay::{self, RelayConfig};
+
+/// Shortest gap between two draws (about 30 frames a second).
+pub const FRAME: Duration = Duration::from_millis(33);
+/// Messages applied before a draw, at most, so input stays responsive under a flood.
+const MAX_BATCH: usize = 4096;
+/// How often the login is checked with Twitch while the app runs.
+const VALIDATE_EVERY: Duration = Duration::from_secs(3600);
+
+/// Where the app's messages come from.
+#[derive(Debug, Default)]
+pub struct Sources {
+    /// Chat, with the login to refresh once if Twitch refuses it.
+    pub chat: Option<(ChatConfig, Option<(Auth, StoredToken)>)>,
+    /// The relay.
+    pub relay: Option<RelayConfig>,
+    /// Simulated chat and events instead of the network.
+    pub demo: bool,
+}
+
+/// Runs the app until the user quits. The terminal is restored on every exit, panics included
+/// (`ratatui::init` installs the hook).
+pub async fn run(mut app: App, sources: Sources) -> std::io::Result<()> {
+    let (tx, mut rx) = mpsc::channel::<Msg>(8192);
+    let shutdown = CancellationToken::new();
+    let chat = start_sources(sources, &tx, &shutdown);
+    let mut terminal = ratatui::init();
+    let result = async {
+        let mut last_draw = Instant::now() - FRAME;
+        let mut dirty = true;
+        loop {
+            if dirty && last_draw.elapsed() >= FRAME {
+                terminal.draw(|f| super::view::draw(f, &app))?;
+                last_draw = Instant::now();
+                dirty = false;
+            }
+            let first = tokio::select! {
+                m = rx.recv() => m,
+                () = tokio::time::sleep_until(last_draw + FRAME), if dirty => continue,
+            };
+            let Some(first) = first else { break };
+            let mut effects = app.update(first);
+            // Drain what else is queued, then draw once.
+            for _ in 0..MAX_BATCH {
+                match rx.try_recv() {
+                    Ok(m) => effects.extend(app.update(m)),
+                    Err(_) => break,
+                }
+            }
+            dirty = true;
+            for e in effects {
+                match e {
+                    Effect::Quit => return Ok(()),
+                    Effect::Send(text) => send(&chat, text, &tx),
+                }
+            }
+        }
+        Ok(())
+    }
+    .await;
+    ratatui::restore();
+    shutdown.cancel();
+    result
+}
+
+fn send(chat: &Option<ChatHandle>, text: String, tx: &mpsc::Sender<Msg>) {
+    let tx = tx.clone();
+    match chat.clone() {
+        Some(handle) => {
+            tokio::spawn(async move {
+                let r = handle.send(text, None).await;
+                let _ = tx.send(Msg::Sent(r)).await;
+            });
+        }
+        None => {
+            // Demo: show our own message as Twitch would echo it.
+            tokio::spawn(async move {
+                let _ = tx.send(super::demo::own_message(&text)).await;
+            });
+        }
+    }
+}
+
+fn start_sources(
+    sources: Sources,
+    tx: &mpsc::Sender<Msg>,
+    shutdown: &CancellationToken,
+) -> Option<ChatHandle> {
+    tokio::spawn(input(tx.clone(), shutdown.clone()));
+    tokio::spawn(clock(tx.clone(), shutdown.clone()));
+    if sources.demo {
+        tokio::spawn(super::demo::generate(tx.clone(), shutdown.clone()));
+    }
+    if let Some(cfg) = sources.relay {
+        let (rtx, mut rrx) = mpsc::channel(1024);
+        tokio::spawn(relay::run(cfg, rtx, shutdown.clone()));
+        let tx = tx.clone();
+        tokio::spawn(async move {
+            while let Some(ev) = rrx.recv().await {
+                if tx.send(Msg::Relay(ev)).await.is_err() {
+                    return;
+                }
+            }
+        });
+    }
+    let (config, login) = sources.chat?;
+    if let Some((auth, token)) = login.clone() {
+        tokio::spawn(watch_login(auth, token, tx.clone()));
+    }
+    Some(start_chat(config, login, tx.clone(), shutdown.clone()))
+}
+
+/// Runs the chat connection; if Twitch refuses the login, it refreshes the token once and retries.
+fn start_chat(
+    mut config: ChatConfig,
+    login: Option<(Auth, StoredToken)>,
+    tx: mpsc::Sender<Msg>,
+    shutdown: CancellationToken,
+) -> ChatHandle {
+    if let Some((auth, token)) = login {
+        let tx = tx.clone();
+        let refresh: connection::Refresh = std::sync::Arc::new(move || {
+            let (auth, token, tx) = (auth.clone(), token.clone(), tx.clone());
+            Box::pin(async move {
+                let fresh = auth.refresh(token).await.ok()?;
+                let _ = tx
+                    .send(Msg::Login(LoginView::User(
+                        fresh.login.clone(),
+                        fresh.expires_at,
+                    )))
+                    .await;
+                Some((fresh.login, fresh.access_token))
+            })
+        });
+        config.refresh = Some(refresh);
+    }
+    let (ctx, mut crx) = mpsc::channel(4096);
+    let (handle, task) = connection::spawn(config, ctx, shutdown);
+    tokio::spawn(async move {
+        while let Some(ev) = crx.recv().await {
+            if tx.send(Msg::Chat(ev)).await.is_err() {
+                return;
+            }
+        }
+        if let Ok(Err(ChatError::AuthFailed(_))) = task.await {
+            let _ = tx.send(Msg::Login(LoginView::Rejected)).await;
+        }
+    });
+    handle
+}
+
+async fn watch_login(auth: Auth, token: StoredToken, tx: mpsc::Sender<Msg>) {
+    let (wtx, mut wrx) = tokio::sync::watch::channel(LoginState::Valid(token.clone()));
+    tokio::spawn(keep_valid(auth, token, VALIDATE_EVERY, wtx));
+    while wrx.changed().await.is_ok() {
+        let view = match &*wrx.borrow_and_update() {
+            LoginState::Valid(t) | LoginState::Unchecked(t, _) => {
+                LoginView::User(t.login.clone(), t.expires_at)
+            }
+            LoginState::Rejected(_) => LoginView::Rejected,
+        };
+        if tx.send(Msg::Login(view)).await.is_err() {
+            return;
+        }
+    }
+}
+
+/// Terminal input, read asynchronously (never a blocking poll).
+async fn input(tx: mpsc::Sender<Msg>, shutdown: CancellationToken) {
+    let mut events = EventStream::new();
+    loop {
+        let ev = tokio::select! {
+            () = shutdown.cancelled() => return,
+            ev = events.next() => ev,
+        };
+        let msg = match ev {
+            Some(Ok(TermEvent::Key(k))) => Msg::Key(k),
+            Some(Ok(TermEvent::Resize(..))) => Msg::Resize,
+            Some(Ok(TermEvent::Paste(p))) => Msg::Paste(p),
+            Some(Ok(_)) => continue,
+            Some(Err(_)) | None => return,
+        };
+        if tx.send(msg).await.is_err() {
+            return;
+        }
+    }
+}
+
+async fn clock(tx: mpsc::Sender<Msg>, shutdown: CancellationToken) {
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    loop {
+        tokio::select! {
+            () = shutdown.cancelled() => return,
+            _ = tick.tick() => {}
+        }
+        if tx
+            .send(Msg::Tick(jiff::Timestamp::now().as_millisecond()))
+            .await
+            .is_err()
+        {
+            return;
+        }
+    }
+}

@@ -1,0 +1,317 @@
+//! `App::update`: the only code that changes the model. Pure: no I/O, no clock reads (ticks
+//! bring the time), so every case is a table test.
+
+use onair_common::event::Origin;
+
+use super::derive;
+use super::keys::{self, Action};
+use super::{App, ChatEntry, Effect, EventRow, Focus, LoginView, Mode, Msg};
+use crate::chat::connection::{ChatEvent, ChatState};
+use crate::chat::message::{ChatLine, Incoming};
+use crate::chat::ratelimit::MAX_MESSAGE_CHARS;
+use crate::relay::{RelayEvent, RelayState};
+
+impl App {
+    /// Applies one message; returns what the runtime must do.
+    pub fn update(&mut self, msg: Msg) -> Vec<Effect> {
+        match msg {
+            Msg::Key(key) => {
+                if let Some(a) = keys::action(self.mode, self.help, key) {
+                    return self.act(a);
+                }
+            }
+            Msg::Paste(text) if self.mode == Mode::Insert => text
+                .chars()
+                .filter(|c| !c.is_control())
+                .for_each(|c| self.insert(c)),
+            Msg::Paste(_) | Msg::Resize => {}
+            Msg::Chat(ev) => self.on_chat(ev),
+            Msg::Relay(ev) => self.on_relay(ev),
+            Msg::Tick(now) => self.now_ms = now,
+            Msg::Login(l) => {
+                self.can_send = matches!(l, LoginView::User(..) | LoginView::Demo);
+                if l == LoginView::Rejected {
+                    self.system(
+                        "Twitch no longer accepts your login: quit and run `onair login`".into(),
+                    );
+                }
+                self.login = l;
+            }
+            Msg::Sent(Ok(_)) => {}
+            Msg::Sent(Err(e)) => self.system(format!("not sent: {e}")),
+        }
+        Vec::new()
+    }
+
+    fn act(&mut self, a: Action) -> Vec<Effect> {
+        match a {
+            Action::Quit => {
+                self.quit = true;
+                return vec![Effect::Quit];
+            }
+            Action::ToggleFocus => {
+                self.focus = match self.focus {
+                    Focus::Chat => Focus::Events,
+                    Focus::Events => Focus::Chat,
+                };
+                if self.focus == Focus::Events {
+                    self.unread = 0;
+                }
+            }
+            Action::StartInput => self.mode = Mode::Insert,
+            Action::StopInput => self.mode = Mode::Normal,
+            Action::Submit => return self.submit(),
+            Action::Insert(c) => self.insert(c),
+            Action::Backspace if self.input.cursor > 0 => {
+                self.input.cursor -= 1;
+                self.remove_at(self.input.cursor);
+            }
+            Action::Delete => self.remove_at(self.input.cursor),
+            Action::CursorLeft => self.input.cursor = self.input.cursor.saturating_sub(1),
+            Action::CursorRight => {
+                self.input.cursor = (self.input.cursor + 1).min(self.input.text.chars().count())
+            }
+            Action::CursorHome => self.input.cursor = 0,
+            Action::CursorEnd => self.input.cursor = self.input.text.chars().count(),
+            Action::Older(n) => match self.focus {
+                Focus::Chat => {
+                    self.chat_scroll = (self.chat_scroll + n).min(self.chat.len().saturating_sub(1))
+                }
+                Focus::Events => {
+                    self.events_scroll =
+                        (self.events_scroll + n).min(self.events.len().saturating_sub(1))
+                }
+            },
+            Action::Newer(n) => match self.focus {
+                Focus::Chat => self.chat_scroll = self.chat_scroll.saturating_sub(n),
+                Focus::Events => self.events_scroll = self.events_scroll.saturating_sub(n),
+            },
+            Action::Live => match self.focus {
+                Focus::Chat => self.chat_scroll = 0,
+                Focus::Events => self.events_scroll = 0,
+            },
+            Action::ToggleHelp => self.help = !self.help,
+            Action::Backspace => {}
+        }
+        Vec::new()
+    }
+
+    fn insert(&mut self, c: char) {
+        if self.input.text.chars().count() >= MAX_MESSAGE_CHARS {
+            return;
+        }
+        let at = byte_at(&self.input.text, self.input.cursor);
+        self.input.text.insert(at, c);
+        self.input.cursor += 1;
+    }
+
+    fn remove_at(&mut self, cursor: usize) {
+        if cursor < self.input.text.chars().count() {
+            let at = byte_at(&self.input.text, cursor);
+            self.input.text.remove(at);
+        }
+    }
+
+    fn submit(&mut self) -> Vec<Effect> {
+        let text = self.input.text.trim().to_owned();
+        if text.is_empty() {
+            return Vec::new();
+        }
+        if !self.can_send {
+            self.system("reading anonymously: run `onair login` to send".into());
+            return Vec::new();
+        }
+        self.input = Default::default();
+        self.chat_scroll = 0;
+        vec![Effect::Send(text)]
+    }
+
+    fn system(&mut self, text: String) {
+        self.push_chat(ChatEntry::System {
+            at_ms: self.now_ms,
+            text,
+        });
+    }
+
+    fn push_chat(&mut self, entry: ChatEntry) {
+        self.chat.push_back(entry);
+        if self.chat_scroll > 0 {
+            // Keep the rows the user is reading where they are.
+            self.chat_scroll += 1;
+        }
+        while self.chat.len() > self.scrollback {
+            self.chat.pop_front();
+        }
+        self.chat_scroll = self.chat_scroll.min(self.chat.len().saturating_sub(1));
+    }
+
+    fn on_chat(&mut self, ev: ChatEvent) {
+        match ev {
+            ChatEvent::State(s) => {
+                self.chat_state = match &s {
+                    ChatState::Connecting => "connecting".into(),
+                    ChatState::Joined => "joined".into(),
+                    ChatState::Backoff { retry_in, .. } => {
+                        format!("retry in {}s", retry_in.as_secs())
+                    }
+                };
+                if let ChatState::Backoff { reason, .. } = s {
+                    self.system(format!("chat connection lost ({reason}); reconnecting"));
+                }
+            }
+            ChatEvent::Incoming(Incoming::Line(line)) => self.on_line(line),
+            ChatEvent::Incoming(_) => {}
+        }
+    }
+
+    fn on_line(&mut self, line: ChatLine) {
+        match line {
+            ChatLine::Message(m) if m.channel == self.channel => {
+                self.push_chat(ChatEntry::Message {
+                    msg: Box::new(m),
+                    deleted: false,
+                });
+            }
+            ChatLine::Notice(n) if n.channel == self.channel => {
+                let text = if n.system_text.is_empty() {
+                    n.msg_id.clone()
+                } else {
+                    n.system_text.clone()
+                };
+                let line = match &n.text {
+                    Some(t) => format!("{text} — {}: {t}", n.user.name),
+                    None => text,
+                };
+                self.system(line);
+                if let Some(e) = derive::event_of(&n) {
+                    self.add_event(e);
+                }
+            }
+            ChatLine::Clear {
+                channel,
+                target,
+                duration_s,
+            } if channel == self.channel => match target {
+                Some(login) => {
+                    for e in self.chat.iter_mut() {
+                        if let ChatEntry::Message { msg, deleted } = e
+                            && msg.user.login == login
+                        {
+                            *deleted = true;
+                        }
+                    }
+                    self.system(match duration_s {
+                        Some(d) => format!("{login} was timed out for {d} s"),
+                        None => format!("{login} was banned"),
+                    });
+                }
+                None => self.system("chat was cleared by a moderator".into()),
+            },
+            ChatLine::Delete {
+                channel, target_id, ..
+            } if channel == self.channel => {
+                for e in self.chat.iter_mut() {
+                    if let ChatEntry::Message { msg, deleted } = e
+                        && msg.id == target_id
+                    {
+                        *deleted = true;
+                    }
+                }
+            }
+            ChatLine::Room { channel, state } if channel == self.channel => {
+                if let Some(slow) = state.get("slow").filter(|s| s.as_str() != "0") {
+                    self.system(format!("slow mode: {slow} s"));
+                }
+            }
+            ChatLine::Server { text, .. } => self.system(text),
+            _ => {}
+        }
+    }
+
+    fn on_relay(&mut self, ev: RelayEvent) {
+        match ev {
+            RelayEvent::State(s) => {
+                self.relay_state = Some(match &s {
+                    RelayState::Connecting => "connecting".into(),
+                    RelayState::Live => "live".into(),
+                    RelayState::Backoff { retry_in, .. } => {
+                        format!("retry in {}s", retry_in.as_secs())
+                    }
+                    RelayState::Refused(_) => "refused".into(),
+                });
+                if let RelayState::Refused(why) = s {
+                    self.system(format!("relay: {why}"));
+                }
+            }
+            RelayEvent::Event(e) => {
+                self.last_seq = e.seq.max(self.last_seq);
+                self.relay_kinds.insert(e.kind.clone());
+                self.add_event(*e);
+            }
+            RelayEvent::Replayed(n) if n > 0 => {
+                self.push_event(EventRow::Marker(format!(
+                    "replayed {n} missed event{}",
+                    if n == 1 { "" } else { "s" }
+                )));
+            }
+            RelayEvent::Replayed(_) => {}
+            RelayEvent::Status(subs) => {
+                for s in subs.iter().filter(|s| s.status != "enabled") {
+                    self.system(format!(
+                        "EventSub {} for {} is {}",
+                        s.kind, s.channel, s.status
+                    ));
+                }
+            }
+        }
+    }
+
+    /// Adds an event, folding gift bombs and never showing a chat-borne event and its relay twin.
+    fn add_event(&mut self, e: onair_common::Event) {
+        if e.origin == Origin::Irc {
+            if self.relay_kinds.contains(&e.kind) {
+                return; // the relay delivers this type; its copy is (or will be) shown
+            }
+            if derive::is_bomb_part(&e)
+                && let Some(origin) = derive::origin_id(&e)
+                && let Some(EventRow::Event { gifts, .. }) = self.events.iter_mut().find(|r| {
+                    matches!(r, EventRow::Event { event, .. } if derive::is_bomb(event) && derive::origin_id(event) == Some(origin))
+                })
+            {
+                *gifts += 1;
+                return;
+            }
+        } else {
+            // A chat-borne twin already shown (same type and person) gives way to the relay's.
+            let who = derive::who(&e);
+            if let Some(row) = self.events.iter_mut().find(|r| {
+                matches!(r, EventRow::Event { event, .. } if event.origin == Origin::Irc && event.kind == e.kind && derive::who(event) == who)
+            }) {
+                *row = EventRow::Event { event: Box::new(e), gifts: 0 };
+                return;
+            }
+        }
+        self.push_event(EventRow::Event {
+            event: Box::new(e),
+            gifts: 0,
+        });
+    }
+
+    fn push_event(&mut self, row: EventRow) {
+        self.events.push_front(row);
+        if self.events_scroll > 0 {
+            self.events_scroll += 1;
+        }
+        if self.focus == Focus::Chat {
+            self.unread += 1;
+        }
+        while self.events.len() > self.scrollback {
+            self.events.pop_back();
+        }
+        self.events_scroll = self.events_scroll.min(self.events.len().saturating_sub(1));
+    }
+}
+
+fn byte_at(s: &str, chars: usize) -> usize {
+    s.char_indices().nth(chars).map_or(s.len(), |(b, _)| b)
+}

@@ -1,0 +1,47 @@
+//! The `?` overlay.
+
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::{Color, Style};
+use ratatui::text::Line;
+use ratatui::widgets::{Block, Borders, Clear, Paragraph};
+
+const KEYS: &[(&str, &str)] = &[
+    ("Tab", "switch between chat and events"),
+    ("i / Enter", "type a message"),
+    ("Enter", "send (while typing)"),
+    ("Esc", "stop typing"),
+    ("↑ ↓ / k j", "scroll the focused pane"),
+    ("PgUp PgDn", "scroll a page"),
+    ("End / G", "back to live"),
+    ("?", "this help"),
+    ("q / Ctrl-C", "quit"),
+];
+
+pub fn render(frame: &mut Frame, area: Rect) {
+    let height = KEYS.len() as u16 + 4;
+    let [_, mid, _] = Layout::vertical([
+        Constraint::Fill(1),
+        Constraint::Length(height),
+        Constraint::Fill(1),
+    ])
+    .areas(area);
+    let [_, rect, _] = Layout::horizontal([
+        Constraint::Fill(1),
+        Constraint::Length(52),
+        Constraint::Fill(1),
+    ])
+    .areas(mid);
+    let mut lines: Vec<Line> = KEYS
+        .iter()
+        .map(|(k, what)| Line::from(format!(" {k:<12} {what}")))
+        .collect();
+    lines.push(Line::default());
+    lines.push(Line::from(" any key closes this help").style(Style::new().fg(Color::DarkGray)));
+    let block = Block::new()
+        .borders(Borders::ALL)
+        .title(" keys ")
+        .border_style(Style::new().fg(Color::Cyan));
+    frame.render_widget(Clear, rect);
+    frame.render_widget(Paragraph::new(lines).block(block), rect);
+}

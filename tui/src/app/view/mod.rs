@@ -1,0 +1,66 @@
+//! Rendering from the model: each pane is a small function over `&App`. Nothing here changes
+//! the model.
+
+mod bar;
+mod chat;
+mod events;
+mod help;
+pub mod wrap;
+
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout};
+use ratatui::style::{Color, Modifier, Style};
+
+use super::{App, Focus};
+
+/// Draws the whole screen.
+pub fn draw(frame: &mut Frame, app: &App) {
+    let [main, input, status] = Layout::vertical([
+        Constraint::Min(3),
+        Constraint::Length(3),
+        Constraint::Length(1),
+    ])
+    .areas(frame.area());
+    let events_width = if main.width >= 100 {
+        42
+    } else {
+        main.width * 2 / 5
+    };
+    let [chat_area, events_area] =
+        Layout::horizontal([Constraint::Min(20), Constraint::Length(events_width)]).areas(main);
+    chat::render(frame, chat_area, app);
+    events::render(frame, events_area, app);
+    bar::input(frame, input, app);
+    bar::status(frame, status, app);
+    if app.help {
+        help::render(frame, frame.area());
+    }
+}
+
+/// The border style of a pane: bright when focused.
+fn border(app: &App, pane: Focus) -> Style {
+    if app.focus == pane {
+        Style::new().fg(Color::Cyan)
+    } else {
+        Style::new().fg(Color::DarkGray)
+    }
+}
+
+fn dim() -> Style {
+    Style::new().fg(Color::DarkGray)
+}
+
+fn bold() -> Style {
+    Style::new().add_modifier(Modifier::BOLD)
+}
+
+/// `HH:MM` in local time.
+fn clock(ms: i64) -> String {
+    jiff::Timestamp::from_millisecond(ms)
+        .map(|t| {
+            t.to_zoned_datetime(jiff::tz::TimeZone::system())
+                .strftime("%H:%M")
+                .to_string()
+        })
+        .unwrap_or_else(|_| "--:--".into())
+}

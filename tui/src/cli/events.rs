@@ -1,0 +1,179 @@
+//! `onair events tail` and `onair events list`: the relay's events for scripts and pipes.
+
+use std::process::ExitCode;
+
+use onair_common::Event;
+use onair_common::wire::Subscribe;
+use serde::Deserialize;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use crate::error::{Error, Result};
+use crate::relay::{self, RelayEvent, RelayState};
+use onair_common::Config;
+
+fn require_relay(
+    config: &Config,
+    filter: Subscribe,
+    after: Option<u64>,
+) -> Result<relay::RelayConfig> {
+    super::app::relay_config(config, filter, after)?.ok_or_else(|| {
+        Error::Missing(config.missing("tui.relay_url", "for events (with tui.relay_token)"))
+    })
+}
+
+fn split(list: Option<String>) -> Vec<String> {
+    list.map(|l| {
+        l.split(',')
+            .map(|s| s.trim().to_owned())
+            .filter(|s| !s.is_empty())
+            .collect()
+    })
+    .unwrap_or_default()
+}
+
+fn print(event: &Event, json: bool) {
+    if json {
+        if let Ok(line) = serde_json::to_string(event) {
+            println!("{line}");
+        }
+    } else {
+        let seq = event
+            .seq
+            .map(|s| s.to_string())
+            .unwrap_or_else(|| "-".into());
+        println!(
+            "{seq:>6}  {}  {:<28}  {}",
+            event.occurred_at, event.kind, event.summary
+        );
+    }
+}
+
+pub async fn tail(
+    config: &Config,
+    channel: Option<String>,
+    types: Option<String>,
+    after: Option<u64>,
+    json: bool,
+    count: Option<u64>,
+) -> Result<ExitCode> {
+    let filter = Subscribe {
+        channels: split(channel.map(|c| c.to_lowercase())),
+        types: split(types),
+        after: None,
+    };
+    let cfg = require_relay(config, filter, after)?;
+    let (tx, mut rx) = mpsc::channel(1024);
+    let shutdown = CancellationToken::new();
+    let task = tokio::spawn(relay::run(cfg, tx, shutdown.clone()));
+    let mut printed = 0u64;
+    let result = loop {
+        let ev = tokio::select! {
+            ev = rx.recv() => ev,
+            _ = tokio::signal::ctrl_c() => break Ok(ExitCode::SUCCESS),
+        };
+        match ev {
+            Some(RelayEvent::Event(e)) => {
+                print(&e, json);
+                printed += 1;
+                if count.is_some_and(|n| printed >= n) {
+                    break Ok(ExitCode::SUCCESS);
+                }
+            }
+            Some(RelayEvent::State(RelayState::Refused(why))) => {
+                break Err(Error::Chat(format!("relay: {why}")));
+            }
+            Some(RelayEvent::State(RelayState::Backoff { reason, retry_in })) => {
+                eprintln!(
+                    "relay connection lost ({reason}); reconnecting in {}s",
+                    retry_in.as_secs()
+                );
+            }
+            Some(RelayEvent::Replayed(n)) if n > 0 => eprintln!("replayed {n} missed events"),
+            Some(_) => {}
+            None => break Ok(ExitCode::SUCCESS),
+        }
+    };
+    shutdown.cancel();
+    let _ = task.await;
+    result
+}
+
+#[derive(Deserialize)]
+struct Page {
+    events: Vec<Event>,
+    last_seq: u64,
+}
+
+/// How many seqs each look-back step covers when filters thin the results out.
+const STEP: u64 = 1000;
+
+pub async fn list(
+    config: &Config,
+    channel: Option<String>,
+    kind: Option<String>,
+    limit: u32,
+    json: bool,
+) -> Result<ExitCode> {
+    let cfg = require_relay(config, Subscribe::default(), None)?;
+    let limit = limit.clamp(1, 1000);
+    let http = onair_common::twitch::http_client();
+    let base = cfg.base.as_str().trim_end_matches('/').to_owned();
+    let get = |after: u64, n: u32| {
+        let mut q: Vec<(&str, String)> =
+            vec![("after", after.to_string()), ("limit", n.to_string())];
+        if let Some(c) = &channel {
+            q.push(("channel", c.to_lowercase()));
+        }
+        if let Some(k) = &kind {
+            q.push(("type", k.clone()));
+        }
+        http.get(format!("{base}/api/events"))
+            .bearer_auth(cfg.token.expose())
+            .query(&q)
+            .send()
+    };
+    let fetch = |after: u64, n: u32| async move {
+        let resp = get(after, n)
+            .await
+            .map_err(|e| Error::Chat(format!("relay: {}", onair_common::twitch::describe(&e))))?;
+        match resp.status().as_u16() {
+            200 => resp
+                .json::<Page>()
+                .await
+                .map_err(|e| Error::Chat(format!("relay answered garbage: {e}"))),
+            401 => Err(Error::Chat(
+                "relay: the relay refused the client token (tui.relay_token)".into(),
+            )),
+            s => Err(Error::Chat(format!("relay answered HTTP {s}"))),
+        }
+    };
+    // The most recent `limit` events: look back from the head until enough match.
+    let head = fetch(i64::MAX as u64, 1).await?.last_seq;
+    let mut from = head.saturating_sub(u64::from(limit));
+    let mut found: Vec<Event>;
+    loop {
+        found = Vec::new();
+        let mut after = from;
+        loop {
+            let page = fetch(after, 1000).await?;
+            let Some(last) = page.events.last().and_then(|e| e.seq) else {
+                break;
+            };
+            after = last;
+            found.extend(page.events);
+            if after >= head {
+                break;
+            }
+        }
+        if found.len() >= limit as usize || from == 0 {
+            break;
+        }
+        from = from.saturating_sub(STEP.max(u64::from(limit)));
+    }
+    let skip = found.len().saturating_sub(limit as usize);
+    for e in &found[skip..] {
+        print(e, json);
+    }
+    Ok(ExitCode::SUCCESS)
+}
