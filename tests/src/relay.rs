@@ -44,12 +44,21 @@ impl TestRelay {
 
     /// Starts a relay, letting the test adjust its settings.
     pub async fn start_with(database: &Path, adjust: impl FnOnce(&mut Settings)) -> Self {
+        Self::start_at(database, "127.0.0.1:0".parse().unwrap(), adjust).await
+    }
+
+    /// Starts a relay on a given address (to restart one where its clients expect it).
+    pub async fn start_at(
+        database: &Path,
+        addr: SocketAddr,
+        adjust: impl FnOnce(&mut Settings),
+    ) -> Self {
         let mut settings = Settings::new(Secret::new(SECRET), 8, 30);
         adjust(&mut settings);
         let store = Store::open(database).unwrap();
         let relay = Relay::new(settings, store).unwrap();
         let state = relay.state().clone();
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let listener = tokio::net::TcpListener::bind(addr).await.unwrap();
         let addr = listener.local_addr().unwrap();
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(relay.serve(listener, async {
