@@ -40,42 +40,61 @@ pub async fn run(mut app: App, sources: Sources) -> std::io::Result<()> {
     let shutdown = CancellationToken::new();
     let chat = start_sources(sources, &tx, &shutdown);
     let mut terminal = ratatui::init();
-    let result = async {
-        let mut last_draw = Instant::now() - FRAME;
-        let mut dirty = true;
-        loop {
-            if dirty && last_draw.elapsed() >= FRAME {
-                terminal.draw(|f| super::view::draw(f, &app))?;
-                last_draw = Instant::now();
-                dirty = false;
-            }
-            let first = tokio::select! {
-                m = rx.recv() => m,
-                () = tokio::time::sleep_until(last_draw + FRAME), if dirty => continue,
-            };
-            let Some(first) = first else { break };
-            let mut effects = app.update(first);
-            // Drain what else is queued, then draw once.
-            for _ in 0..MAX_BATCH {
-                match rx.try_recv() {
-                    Ok(m) => effects.extend(app.update(m)),
-                    Err(_) => break,
-                }
-            }
-            dirty = true;
-            for e in effects {
-                match e {
-                    Effect::Quit => return Ok(()),
-                    Effect::Send(text) => send(&chat, text, &tx),
-                }
-            }
+    let result = drive(&mut terminal, &mut app, &mut rx, |e| match e {
+        Effect::Quit => false,
+        Effect::Send(text) => {
+            send(&chat, text, &tx);
+            true
         }
-        Ok(())
-    }
+    })
     .await;
     ratatui::restore();
     shutdown.cancel();
     result
+}
+
+/// The loop: apply what comes in, draining the queue before each draw, and draw at most once
+/// per [`FRAME`]. `effect` carries out effects; it returns `false` to stop. Generic over the
+/// backend so benchmarks and tests run the same loop headless.
+pub async fn drive<B: ratatui::backend::Backend>(
+    terminal: &mut ratatui::Terminal<B>,
+    app: &mut App,
+    rx: &mut mpsc::Receiver<Msg>,
+    mut effect: impl FnMut(Effect) -> bool,
+) -> std::io::Result<()>
+where
+    B::Error: std::fmt::Display,
+{
+    let mut last_draw = Instant::now() - FRAME;
+    let mut dirty = true;
+    loop {
+        if dirty && last_draw.elapsed() >= FRAME {
+            terminal
+                .draw(|f| super::view::draw(f, app))
+                .map_err(|e| std::io::Error::other(e.to_string()))?;
+            last_draw = Instant::now();
+            dirty = false;
+        }
+        let first = tokio::select! {
+            m = rx.recv() => m,
+            () = tokio::time::sleep_until(last_draw + FRAME), if dirty => continue,
+        };
+        let Some(first) = first else { return Ok(()) };
+        let mut effects = app.update(first);
+        // Drain what else is queued, then draw once.
+        for _ in 0..MAX_BATCH {
+            match rx.try_recv() {
+                Ok(m) => effects.extend(app.update(m)),
+                Err(_) => break,
+            }
+        }
+        dirty = true;
+        for e in effects {
+            if !effect(e) {
+                return Ok(());
+            }
+        }
+    }
 }
 
 fn send(chat: &Option<ChatHandle>, text: String, tx: &mpsc::Sender<Msg>) {
