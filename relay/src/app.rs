@@ -77,6 +77,23 @@ pub struct Inner {
     pub shutdown: CancellationToken,
     /// Socket and background tasks, awaited at shutdown.
     pub tasks: TaskTracker,
+    /// Woken after a revocation so the subscriptions are synced again.
+    pub resync: tokio::sync::Notify,
+}
+
+/// What `serve` needs to keep the EventSub subscriptions in line (when `relay.public_url` is set).
+#[derive(Debug)]
+pub struct SyncSettings {
+    /// Helix with the app token.
+    pub helix: crate::helix::Helix,
+    /// `<public_url>/eventsub`.
+    pub callback: String,
+    /// The webhook secret.
+    pub secret: Secret,
+    /// `relay.channels`.
+    pub channels: Vec<String>,
+    /// `relay.events`.
+    pub events: Vec<String>,
 }
 
 impl std::ops::Deref for AppState {
@@ -91,6 +108,7 @@ impl std::ops::Deref for AppState {
 pub struct Relay {
     state: AppState,
     writer_thread: JoinHandle<()>,
+    sync: Option<SyncSettings>,
 }
 
 impl Relay {
@@ -106,11 +124,19 @@ impl Relay {
             metrics: Metrics::default(),
             shutdown: CancellationToken::new(),
             tasks: TaskTracker::new(),
+            resync: tokio::sync::Notify::new(),
         }));
         Ok(Self {
             state,
             writer_thread,
+            sync: None,
         })
+    }
+
+    /// Syncs the EventSub subscriptions at start and after every revocation.
+    pub fn with_sync(mut self, sync: SyncSettings) -> Self {
+        self.sync = Some(sync);
+        self
     }
 
     /// The state, for tests that inspect counters.
@@ -128,7 +154,11 @@ impl Relay {
         let Self {
             state,
             writer_thread,
+            sync,
         } = self;
+        if let Some(sync) = sync {
+            state.tasks.spawn(keep_subscribed(state.clone(), sync));
+        }
         state.tasks.spawn(watch_clients(state.clone()));
         state.tasks.spawn(prune(state.clone()));
         let token = state.shutdown.clone();
@@ -193,6 +223,47 @@ async fn watch_clients(state: AppState) {
                 }
             }
             Err(e) => tracing::warn!(error = %e, "cannot read clients"),
+        }
+    }
+}
+
+/// Runs the subscription sync at start and again after each revocation (a few seconds later, so
+/// a burst of revocations costs one sync), and tells clients the resulting state.
+async fn keep_subscribed(state: AppState, s: SyncSettings) {
+    loop {
+        let sync = crate::subs::Sync {
+            helix: &s.helix,
+            callback: s.callback.clone(),
+            secret: &s.secret,
+        };
+        match sync.run(&s.channels, &s.events).await {
+            Ok(r) => {
+                tracing::info!(
+                    created = r.created.len(),
+                    deleted = r.deleted.len(),
+                    kept = r.kept,
+                    failed = r.failed.len(),
+                    "synced EventSub subscriptions"
+                );
+                for f in &r.failed {
+                    tracing::warn!(problem = %f, "subscription sync");
+                }
+                if let Ok(list) = crate::subs::list(&s.helix, &s.channels).await {
+                    let frame = onair_common::wire::ServerFrame::Status {
+                        subscriptions: list,
+                    };
+                    state.hub.publish_status(frame.to_json());
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "subscription sync failed"),
+        }
+        tokio::select! {
+            () = state.shutdown.cancelled() => return,
+            () = state.resync.notified() => {}
+        }
+        tokio::select! {
+            () = state.shutdown.cancelled() => return,
+            () = tokio::time::sleep(Duration::from_secs(5)) => {}
         }
     }
 }

@@ -8,7 +8,7 @@ use clap::{Parser, Subcommand};
 use onair_common::config::Config;
 
 use crate::store::{Store, clients};
-use crate::{Relay, Settings, check};
+use crate::{Relay, Settings, check, subs, twitch_cli};
 
 /// Receives Twitch EventSub webhooks, stores them, and republishes them to your onair terminals
 /// over WebSocket.
@@ -38,6 +38,32 @@ enum Command {
     /// Manage the tokens terminals use to connect.
     #[command(subcommand)]
     Client(ClientCommand),
+    /// EventSub subscriptions at Twitch for relay.channels x relay.events.
+    #[command(subcommand)]
+    Subscriptions(SubscriptionsCommand),
+    /// Device flow with relay.client_id, so the broadcaster grants the scopes the events need.
+    Authorize,
+}
+
+#[derive(Debug, Subcommand)]
+enum SubscriptionsCommand {
+    /// Each subscription's type, version, channel, status and cost.
+    List {
+        /// One JSON object per line: id, type, version, channel, status, cost, created_at.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Create what is missing, delete what is failed, revoked, stale or unwanted; idempotent.
+    Sync {
+        /// One JSON object per action.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Delete one subscription by id.
+    Delete {
+        /// The subscription id.
+        id: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -75,6 +101,16 @@ pub async fn run(cli: Cli) -> ExitCode {
         Command::Serve => serve(config).await,
         Command::Check => check::run(&config),
         Command::Client(cmd) => client(&config, cmd),
+        Command::Subscriptions(SubscriptionsCommand::List { json }) => {
+            twitch_cli::list(&config, json).await
+        }
+        Command::Subscriptions(SubscriptionsCommand::Sync { json }) => {
+            twitch_cli::sync(&config, json).await
+        }
+        Command::Subscriptions(SubscriptionsCommand::Delete { id }) => {
+            twitch_cli::delete(&config, &id).await
+        }
+        Command::Authorize => twitch_cli::authorize(&config).await,
     }
 }
 
@@ -90,10 +126,24 @@ async fn serve(config: Config) -> ExitCode {
     };
     let r = &config.relay;
     let settings = Settings::new(secret, r.max_connections_per_client, r.retention_days);
-    let relay = match Relay::new(settings, store) {
+    let mut relay = match Relay::new(settings, store) {
         Ok(r) => r,
         Err(e) => return fail(e),
     };
+    if r.public_url.is_some() {
+        match subs::from_config(&config) {
+            Ok((helix, callback, secret)) => {
+                relay = relay.with_sync(crate::app::SyncSettings {
+                    helix,
+                    callback,
+                    secret,
+                    channels: r.channels.clone(),
+                    events: r.events.clone(),
+                });
+            }
+            Err(why) => tracing::warn!(%why, "not syncing EventSub subscriptions"),
+        }
+    }
     let listener = match tokio::net::TcpListener::bind(r.listen).await {
         Ok(l) => l,
         Err(e) => return fail(format!("cannot listen on {} (relay.listen): {e}", r.listen)),

@@ -4,10 +4,13 @@
 pub mod app;
 pub mod check;
 pub mod cli;
+pub mod helix;
 pub mod http;
 pub mod hub;
 pub mod metrics;
 pub mod store;
+pub mod subs;
+pub mod twitch_cli;
 pub mod verify;
 
 pub use app::{AppState, Relay, Settings, app};

@@ -44,19 +44,58 @@ fn check_lists_every_problem_and_exits_non_zero() {
         stdout.contains("problem: relay.database: cannot open database /proc/onair/relay.sqlite3"),
         "{stdout}"
     );
-    assert!(stdout.contains("2 problem(s) found"), "{stdout}");
+    assert!(
+        stdout.contains("problem: relay.public_url is required to subscribe"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("problem: relay.client_id is required for the app access token"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("problem: relay.client_secret is required"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("problem: relay.channels is empty"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("6 problem(s) found"), "{stdout}");
 }
 
 #[test]
 fn check_passes_on_a_good_config() {
     let dir = tempfile::tempdir().unwrap();
-    let out = run(
-        dir.path(),
-        &["check"],
-        &[("ONAIR_RELAY_WEBHOOK_SECRET", "relay-fake-secret-0123456789")],
+    let good = [
+        ("ONAIR_RELAY_WEBHOOK_SECRET", "relay-fake-secret-0123456789"),
+        ("ONAIR_RELAY_PUBLIC_URL", "https://relay.example.com"),
+        ("ONAIR_RELAY_CLIENT_ID", "abc"),
+        ("ONAIR_RELAY_CLIENT_SECRET", "def-secret"),
+        ("ONAIR_RELAY_CHANNELS", "quillstream"),
+        ("ONAIR_RELAY_EVENTS", "stream.online,channel.follow"),
+    ];
+    let out = run(dir.path(), &["check"], &good);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stdout));
+    let stdout = text(&out.stdout);
+    assert!(stdout.contains("note: these events need the broadcaster's grant: channel.follow (moderator:read:followers)"), "{stdout}");
+    assert!(
+        stdout.contains("ok: the relay is ready to serve on 0.0.0.0:8080"),
+        "{stdout}"
     );
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
-    assert!(text(&out.stdout).starts_with("ok: the relay is ready to serve on 0.0.0.0:8080"));
+    assert!(!stdout.contains("def-secret"));
+}
+
+#[test]
+fn check_wants_https_on_443() {
+    let dir = tempfile::tempdir().unwrap();
+    for url in ["http://relay.example.com", "https://relay.example.com:8443"] {
+        let out = run(dir.path(), &["check"], &[("ONAIR_RELAY_PUBLIC_URL", url)]);
+        assert!(
+            text(&out.stdout).contains("must be https on port 443"),
+            "{url}: {}",
+            text(&out.stdout)
+        );
+    }
 }
 
 #[test]

@@ -9,7 +9,7 @@ use std::hint::black_box;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 
-const CORPUS: &str = include_str!("../../../shared/corpus/twitch-irc-nymn-800.txt");
+const CORPUS: &str = include_str!("../tests/data/twitch-irc-nymn-800.txt");
 
 fn bench(c: &mut Criterion) {
     let lines: Vec<&str> = CORPUS.lines().collect();

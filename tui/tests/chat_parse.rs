@@ -7,7 +7,7 @@ use onair::chat::message::emotes;
 use onair::chat::{ChatLine, Incoming, parse, read_line};
 use serde_json::json;
 
-const CORPUS: &str = include_str!("../../../shared/corpus/twitch-irc-nymn-800.txt");
+const CORPUS: &str = include_str!("data/twitch-irc-nymn-800.txt");
 
 fn line(l: &str) -> ChatLine {
     match read_line(l).unwrap() {

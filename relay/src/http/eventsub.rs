@@ -176,6 +176,7 @@ async fn revocation(state: &AppState, hook: &VerifiedWebhook, envelope: &Envelop
                 subscriptions: vec![info],
             };
             state.hub.publish_status(frame.to_json());
+            state.resync.notify_one();
             status(Outcome::Revocation, StatusCode::NO_CONTENT)
         }
         Ok(false) => status(Outcome::Duplicate, StatusCode::NO_CONTENT),

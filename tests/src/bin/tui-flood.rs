@@ -17,7 +17,7 @@ use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use tokio::sync::mpsc;
 
-const CORPUS: &str = include_str!("../../../../shared/corpus/twitch-irc-nymn-800.txt");
+const CORPUS: &str = include_str!("../../../tui/tests/data/twitch-irc-nymn-800.txt");
 
 /// (user+system CPU seconds, RSS KiB) of this process, from /proc.
 fn usage() -> (f64, u64) {
