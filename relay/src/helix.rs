@@ -253,8 +253,8 @@ impl Helix {
             .ok_or_else(|| HelixError::Decode("no subscription in the answer".into()))
     }
 
-    /// Deletes a subscription; a 404 (already gone) is fine.
-    pub async fn delete(&self, id: &str) -> Result<(), HelixError> {
+    /// Deletes a subscription; `false` when Twitch had no such subscription (404).
+    pub async fn delete(&self, id: &str) -> Result<bool, HelixError> {
         let (status, body) = self
             .call(
                 Method::DELETE,
@@ -264,7 +264,8 @@ impl Helix {
             )
             .await?;
         match status {
-            StatusCode::NO_CONTENT | StatusCode::NOT_FOUND => Ok(()),
+            StatusCode::NO_CONTENT => Ok(true),
+            StatusCode::NOT_FOUND => Ok(false),
             _ => Err(api_error(status, &body)),
         }
     }

@@ -221,7 +221,7 @@ impl Sync<'_> {
         report.kept = plan.keep.len();
         for (sub, why) in plan.delete {
             match self.helix.delete(&sub.id).await {
-                Ok(()) => report.deleted.push((info(&sub, &names), why)),
+                Ok(_) => report.deleted.push((info(&sub, &names), why)),
                 Err(e) => report
                     .failed
                     .push(format!("delete {} {}: {e}", sub.kind, sub.id)),

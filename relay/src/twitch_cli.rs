@@ -130,10 +130,13 @@ pub async fn delete(config: &Config, id: &str) -> ExitCode {
         Err(e) => return config_error(e),
     };
     match helix.delete(id).await {
-        Ok(()) => {
+        Ok(true) => {
             eprintln!("deleted subscription {id}");
             ExitCode::SUCCESS
         }
+        Ok(false) => fail(format!(
+            "Twitch has no subscription {id} (see `onair-relay subscriptions list`)"
+        )),
         Err(e) => fail(e),
     }
 }

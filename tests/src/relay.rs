@@ -47,16 +47,33 @@ impl TestRelay {
         Self::start_at(database, "127.0.0.1:0".parse().unwrap(), adjust).await
     }
 
+    /// Starts a relay that keeps its EventSub subscriptions in sync.
+    pub async fn start_synced(database: &Path, sync: onair_relay::app::SyncSettings) -> Self {
+        Self::start_full(database, "127.0.0.1:0".parse().unwrap(), |_| {}, Some(sync)).await
+    }
+
     /// Starts a relay on a given address (to restart one where its clients expect it).
     pub async fn start_at(
         database: &Path,
         addr: SocketAddr,
         adjust: impl FnOnce(&mut Settings),
     ) -> Self {
+        Self::start_full(database, addr, adjust, None).await
+    }
+
+    async fn start_full(
+        database: &Path,
+        addr: SocketAddr,
+        adjust: impl FnOnce(&mut Settings),
+        sync: Option<onair_relay::app::SyncSettings>,
+    ) -> Self {
         let mut settings = Settings::new(Secret::new(SECRET), 8, 30);
         adjust(&mut settings);
         let store = Store::open(database).unwrap();
-        let relay = Relay::new(settings, store).unwrap();
+        let mut relay = Relay::new(settings, store).unwrap();
+        if let Some(sync) = sync {
+            relay = relay.with_sync(sync);
+        }
         let state = relay.state().clone();
         let listener = tokio::net::TcpListener::bind(addr).await.unwrap();
         let addr = listener.local_addr().unwrap();

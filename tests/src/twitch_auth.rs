@@ -33,6 +33,7 @@ struct Access {
 
 #[derive(Debug, Clone)]
 struct Device {
+    client_id: String,
     scopes: Vec<String>,
     polls: u32,
     redeemed: bool,
@@ -138,6 +139,16 @@ impl FakeAuth {
         })
     }
 
+    /// The client id of an unexpired token (app or user), for the fake Helix.
+    pub fn client_of(&self, token: &str) -> Option<String> {
+        self.with(|s| {
+            s.access
+                .get(token)
+                .filter(|a| a.expires_at > now())
+                .map(|a| a.client_id.clone())
+        })
+    }
+
     /// Every token the fake has issued (access and refresh), to scan outputs for leaks.
     pub fn issued_secrets(&self) -> Vec<String> {
         self.with(|s| s.issued.clone())
@@ -170,7 +181,8 @@ async fn device(
     let p = params(q, &body);
     let mut s = s.lock().unwrap();
     s.requests.push("POST /oauth2/device".into());
-    if p.get("client_id").map(String::as_str) != Some(CLIENT_ID) {
+    let client = p.get("client_id").cloned().unwrap_or_default();
+    if client != CLIENT_ID && client != APP_CLIENT_ID {
         return error(StatusCode::BAD_REQUEST, "invalid client");
     }
     let scopes: Vec<String> = p
@@ -187,6 +199,7 @@ async fn device(
     s.devices.insert(
         code.clone(),
         Device {
+            client_id: client,
             scopes,
             polls: 0,
             redeemed: false,
@@ -243,12 +256,12 @@ async fn token(
                 return error(StatusCode::BAD_REQUEST, "authorization_pending");
             }
             d.redeemed = true;
-            let scopes = d.scopes.clone();
+            let (scopes, client_id) = (d.scopes.clone(), d.client_id.clone());
             let access = Access {
                 login: Some(s.login.clone()),
                 user_id: Some(s.user_id.clone()),
                 scopes,
-                client_id: CLIENT_ID.into(),
+                client_id,
                 expires_at: now() + s.token_lifetime,
             };
             axum::Json(issue(&mut s, access, true)).into_response()
