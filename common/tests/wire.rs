@@ -130,3 +130,27 @@ fn bad_frames_get_clear_errors() {
         "unknown frame type `hello`"
     );
 }
+
+mod never_panics {
+    use onair_common::wire::{ClientFrame, ServerFrame};
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 3000, ..ProptestConfig::default() })]
+
+        #[test]
+        fn arbitrary_frames(text in "\\PC{0,200}") {
+            let _ = ClientFrame::parse(&text);
+            let _ = ServerFrame::parse(&text);
+        }
+
+        #[test]
+        fn subscribe_shaped_frames(channels in proptest::collection::vec("\\PC{0,10}", 0..4), after in any::<Option<u64>>(), extra in "[a-z]{0,6}") {
+            let mut v = serde_json::json!({"type": "subscribe", "channels": channels, "after": after});
+            if !extra.is_empty() {
+                v[&extra] = serde_json::json!(1);
+            }
+            let _ = ClientFrame::parse(&v.to_string());
+        }
+    }
+}

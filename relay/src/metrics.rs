@@ -25,10 +25,12 @@ pub enum Outcome {
     TooLarge,
     /// The store failed; Twitch will retry.
     Error,
+    /// Shed with 503 because intake exceeded what the store commits; Twitch will retry.
+    Overloaded,
 }
 
 impl Outcome {
-    const ALL: [Outcome; 9] = [
+    const ALL: [Outcome; 10] = [
         Self::Ok,
         Self::BadSignature,
         Self::Stale,
@@ -38,6 +40,7 @@ impl Outcome {
         Self::Malformed,
         Self::TooLarge,
         Self::Error,
+        Self::Overloaded,
     ];
 
     /// The label value.
@@ -52,6 +55,7 @@ impl Outcome {
             Self::Malformed => "malformed",
             Self::TooLarge => "too_large",
             Self::Error => "error",
+            Self::Overloaded => "overloaded",
         }
     }
 }
@@ -62,7 +66,7 @@ pub struct Metrics(Arc<Counters>);
 
 #[derive(Debug, Default)]
 struct Counters {
-    webhooks: [AtomicU64; 9],
+    webhooks: [AtomicU64; 10],
     events_stored: AtomicU64,
     deliveries: AtomicU64,
     resyncs: AtomicU64,

@@ -6,8 +6,12 @@ use std::process::Command;
 /// Path of a workspace binary in the same target dir as the running test.
 pub fn path(name: &str) -> PathBuf {
     let exe = std::env::current_exe().unwrap();
-    // target/<profile>/deps/<test> -> target/<profile>/<name>
-    let bin = exe.parent().unwrap().parent().unwrap().join(name);
+    // Tests run from target/<profile>/deps/, scripts from target/<profile>/.
+    let mut dir = exe.parent().unwrap();
+    if dir.ends_with("deps") {
+        dir = dir.parent().unwrap();
+    }
+    let bin = dir.join(name);
     assert!(
         bin.exists(),
         "{} is missing: `cargo test --workspace` builds it (or run `cargo build -p onair`)",

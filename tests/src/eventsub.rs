@@ -191,6 +191,15 @@ impl Sender {
         self.send_raw(d.headers(secret), d.body.clone()).await
     }
 
+    /// Sends a delivery; a network error is returned instead of panicking (the relay may be down).
+    pub async fn try_send(&self, d: &Delivery) -> reqwest::Result<reqwest::Response> {
+        let mut req = self.http.post(&self.callback).body(d.body.clone());
+        for (k, v) in d.headers(&self.secret) {
+            req = req.header(k, v);
+        }
+        req.send().await
+    }
+
     /// Sends arbitrary headers and body.
     pub async fn send_raw(
         &self,

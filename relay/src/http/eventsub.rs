@@ -14,7 +14,7 @@ use onair_common::wire::ServerFrame;
 
 use crate::app::AppState;
 use crate::metrics::Outcome;
-use crate::store::{Appended, revocation_info};
+use crate::store::{Appended, StoreError, revocation_info};
 use crate::verify::{self, Meta, Rejection};
 
 /// A request whose headers, signature and timestamp passed [`verify::verify`].
@@ -147,6 +147,15 @@ async fn notification(state: &AppState, hook: &VerifiedWebhook, envelope: &Envel
         Ok(Appended::Duplicate) => {
             tracing::debug!(message_id = %id, "duplicate notification");
             status(Outcome::Duplicate, StatusCode::NO_CONTENT)
+        }
+        Err(StoreError::Overloaded) => {
+            // Not acknowledged: Twitch re-delivers it. Better than every answer timing out.
+            let r = (
+                StatusCode::SERVICE_UNAVAILABLE,
+                [(axum::http::header::RETRY_AFTER, "1")],
+            )
+                .into_response();
+            (Outcome::Overloaded, r)
         }
         Err(e) => {
             // Not acknowledged, so Twitch re-delivers it later: nothing is lost.

@@ -41,6 +41,9 @@ pub enum StoreError {
     /// The writer thread has stopped (the relay is shutting down).
     #[error("the store is shut down")]
     Closed,
+    /// The writer's queue is full: more intake than the disk commits.
+    #[error("the store is over capacity")]
+    Overloaded,
     /// A client name is taken or unknown.
     #[error("{0}")]
     Client(String),

@@ -16,8 +16,9 @@ use super::{Store, StoreError, schema};
 
 /// Most requests committed in one transaction.
 const MAX_BATCH: usize = 512;
-/// Requests that may wait for the writer before intake waits too.
-const QUEUE_DEPTH: usize = 8192;
+/// Requests that may wait for the writer. Beyond this the relay is over capacity and sheds new
+/// notifications with 503 (Twitch retries them) rather than letting every answer get slow.
+const QUEUE_DEPTH: usize = 4096;
 
 /// A stored event as the fan-out sends it: the frame is serialized once for every client.
 #[derive(Debug)]
@@ -100,6 +101,7 @@ impl Writer {
 
     /// Commits everything queued so far, then ends the thread; later writes fail with `Closed`.
     pub async fn stop(&self) {
+        // Waits for room: everything queued before the stop is committed.
         let _ = self.tx.send(Job::Stop).await;
     }
 
@@ -108,7 +110,10 @@ impl Writer {
         job: Job,
         rx: oneshot::Receiver<Result<T, StoreError>>,
     ) -> Result<T, StoreError> {
-        self.tx.send(job).await.map_err(|_| StoreError::Closed)?;
+        self.tx.try_send(job).map_err(|e| match e {
+            mpsc::error::TrySendError::Full(_) => StoreError::Overloaded,
+            mpsc::error::TrySendError::Closed(_) => StoreError::Closed,
+        })?;
         rx.await.map_err(|_| StoreError::Closed)?
     }
 }
