@@ -42,6 +42,8 @@ pub struct Settings {
     pub send_timeout: Duration,
     /// Live events buffered per socket before a slow one resyncs from the store.
     pub live_buffer: usize,
+    /// Longest a webhook body may take to arrive (slow-body clients are cut off with 408).
+    pub body_timeout: Duration,
 }
 
 impl Settings {
@@ -58,6 +60,7 @@ impl Settings {
             ping_interval: Duration::from_secs(30),
             send_timeout: Duration::from_secs(10),
             live_buffer: 4096,
+            body_timeout: Duration::from_secs(10),
         }
     }
 }

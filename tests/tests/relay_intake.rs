@@ -216,3 +216,89 @@ async fn bodies_over_one_mebibyte_are_refused() {
     assert_eq!(relay.state.metrics.webhooks(Outcome::TooLarge), 1);
     relay.stop().await;
 }
+
+#[tokio::test]
+async fn slow_bodies_wrong_methods_and_huge_headers_are_refused() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let dir = tempfile::tempdir().unwrap();
+    let relay = TestRelay::start_with(&dir.path().join("relay.sqlite3"), |s| {
+        s.body_timeout = Duration::from_millis(300)
+    })
+    .await;
+    // Slowloris: headers, then a body that never finishes.
+    let mut tcp = tokio::net::TcpStream::connect(relay.addr).await.unwrap();
+    tcp.write_all(b"POST /eventsub HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{\"sub").await.unwrap();
+    let mut answer = vec![0u8; 64];
+    let n = tokio::time::timeout(Duration::from_secs(5), tcp.read(&mut answer))
+        .await
+        .expect("cut off in time")
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&answer[..n]).starts_with("HTTP/1.1 408"),
+        "{}",
+        String::from_utf8_lossy(&answer[..n])
+    );
+
+    let http = reqwest::Client::new();
+    let r = http
+        .get(format!("{}/eventsub", relay.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 405);
+    let r = http
+        .put(format!("{}/eventsub", relay.base))
+        .body("x")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 405);
+    let huge = "x".repeat(512 * 1024);
+    let r = http
+        .post(format!("{}/eventsub", relay.base))
+        .header("Twitch-Eventsub-Message-Id", huge)
+        .body("{}")
+        .send()
+        .await;
+    assert!(
+        r.map(|r| !r.status().is_success()).unwrap_or(true),
+        "huge headers are not accepted"
+    );
+    // The relay is fine afterwards.
+    assert_eq!(
+        relay
+            .twitch()
+            .send(&Delivery::fixture("channel.follow"))
+            .await
+            .status(),
+        204
+    );
+    relay.stop().await;
+}
+
+#[tokio::test]
+async fn the_database_holds_no_secret() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("relay.sqlite3");
+    let relay = TestRelay::start(&db).await;
+    let token = relay.add_client("laptop");
+    for kind in ["channel.follow", "channel.cheer"] {
+        assert_eq!(
+            relay.twitch().send(&Delivery::fixture(kind)).await.status(),
+            204
+        );
+    }
+    relay.stop().await;
+    let mut bytes = std::fs::read(&db).unwrap();
+    for extra in ["-wal", "-shm"] {
+        if let Ok(b) = std::fs::read(format!("{}{extra}", db.display())) {
+            bytes.extend(b);
+        }
+    }
+    for secret in [SECRET, token.as_str()] {
+        assert!(
+            !bytes.windows(secret.len()).any(|w| w == secret.as_bytes()),
+            "{secret} is in the database"
+        );
+    }
+}

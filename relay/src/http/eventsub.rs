@@ -47,12 +47,18 @@ impl FromRequest<AppState> for VerifiedWebhook {
             Refused(status)
         };
         let headers = req.headers().clone();
-        let body = match Bytes::from_request(req, state).await {
-            Ok(b) => b,
-            Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+        let read =
+            tokio::time::timeout(state.settings.body_timeout, Bytes::from_request(req, state));
+        let body = match read.await {
+            Ok(Ok(b)) => b,
+            Ok(Err(e)) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
                 return Err(refuse(StatusCode::PAYLOAD_TOO_LARGE, Outcome::TooLarge));
             }
-            Err(_) => return Err(refuse(StatusCode::BAD_REQUEST, Outcome::Malformed)),
+            Ok(Err(_)) => return Err(refuse(StatusCode::BAD_REQUEST, Outcome::Malformed)),
+            Err(_) => {
+                tracing::warn!("cut off a webhook whose body was too slow to arrive");
+                return Err(refuse(StatusCode::REQUEST_TIMEOUT, Outcome::Malformed));
+            }
         };
         let received = Timestamp::now();
         let secret = state.settings.webhook_secret.expose().as_bytes();
