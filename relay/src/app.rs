@@ -82,7 +82,13 @@ pub struct Inner {
     pub tasks: TaskTracker,
     /// Woken after a revocation so the subscriptions are synced again.
     pub resync: tokio::sync::Notify,
+    /// Webhooks being read, verified or stored at once; beyond it intake sheds with 503 before
+    /// reading the body, so memory stays bounded however many connections arrive.
+    pub intake: std::sync::Arc<tokio::sync::Semaphore>,
 }
+
+/// Webhooks in flight at once (each holds at most a 1 MiB body).
+pub const MAX_INTAKE_IN_FLIGHT: usize = 1024;
 
 /// What `serve` needs to keep the EventSub subscriptions in line (when `relay.public_url` is set).
 #[derive(Debug)]
@@ -128,6 +134,7 @@ impl Relay {
             shutdown: CancellationToken::new(),
             tasks: TaskTracker::new(),
             resync: tokio::sync::Notify::new(),
+            intake: std::sync::Arc::new(tokio::sync::Semaphore::new(MAX_INTAKE_IN_FLIGHT)),
         }));
         Ok(Self {
             state,

@@ -26,6 +26,8 @@ pub struct VerifiedWebhook {
     pub body: Bytes,
     /// When it arrived.
     pub received: Timestamp,
+    /// Its intake slot, held until the answer.
+    _slot: tokio::sync::OwnedSemaphorePermit,
 }
 
 /// A refused webhook's status (the outcome is counted when it is refused).
@@ -45,6 +47,10 @@ impl FromRequest<AppState> for VerifiedWebhook {
         let refuse = |status, outcome| {
             state.metrics.webhook(outcome);
             Refused(status)
+        };
+        let Ok(slot) = state.intake.clone().try_acquire_owned() else {
+            // Over capacity: refuse before reading the body; Twitch retries.
+            return Err(refuse(StatusCode::SERVICE_UNAVAILABLE, Outcome::Overloaded));
         };
         let headers = req.headers().clone();
         let read =
@@ -67,6 +73,7 @@ impl FromRequest<AppState> for VerifiedWebhook {
                 meta,
                 body,
                 received,
+                _slot: slot,
             }),
             Err(r) => {
                 tracing::warn!(reason = %r, "refused a webhook");
