@@ -1,8 +1,11 @@
 //! Overload (reliability case 2), against the real `onair-relay` binary in its own process:
-//! 1. the maximum intake with a closed-loop loader; 2. twice that offered for SECONDS: the relay
-//! sheds with 503 instead of timing out, its memory stays bounded; 3. right after, answers are
-//! fast again; 4. thousands of idle sockets plus slow readers that never read: delivery latency to
-//! active clients and memory per socket.
+//!
+//! - sockets: 3,000 idle sockets and 200 slow readers that never read, beside 100 active
+//!   clients: their delivery latency, and memory per socket;
+//! - the maximum intake with a closed-loop loader;
+//! - twice that offered for SECONDS: the relay sheds with 503 instead of timing out and its
+//!   memory stays bounded;
+//! - right after, answers are fast again.
 //!
 //! ```sh
 //! cargo build --release -p onair-relay -p onair-tests && target/release/relay-overload [SECONDS] [IDLE]
