@@ -25,6 +25,9 @@ use onair_tests::eventsub::{Delivery, Sender};
 use onair_tests::relay::SECRET;
 use tokio_tungstenite::tungstenite::Message;
 
+/// Receipts of event seqs by the active clients.
+type Seen = Arc<Mutex<Vec<(u64, Instant)>>>;
+
 fn arg(i: usize, default: u64) -> u64 {
     std::env::args()
         .nth(i)
@@ -195,7 +198,7 @@ async fn subscriber(
     token: &str,
     subscribe: bool,
     read: bool,
-    seen: Option<Arc<Mutex<Vec<(u64, Instant)>>>>,
+    seen: Option<Seen>,
 ) {
     let url = format!("ws://127.0.0.1:{}/ws?token={token}", relay.port);
     let (mut ws, _) = tokio_tungstenite::connect_async(url).await.unwrap();
@@ -230,7 +233,7 @@ async fn subscriber(
 /// Delivery latency from POST to each of `active` clients, `rounds` times.
 async fn delivery(
     relay: &Relay,
-    seen: &Arc<Mutex<Vec<(u64, Instant)>>>,
+    seen: &Seen,
     active: usize,
     rounds: usize,
 ) -> Vec<Duration> {
@@ -268,7 +271,7 @@ async fn sockets(relay: &Relay, idle: usize) {
     println!(
         "== 0. sockets: 100 active clients, then {idle} idle sockets and 200 slow readers that never read"
     );
-    let seen: Arc<Mutex<Vec<(u64, Instant)>>> = Arc::default();
+    let seen: Seen = Arc::default();
     for i in 0..100 {
         subscriber(relay, &relay.tokens[i % 5], true, true, Some(seen.clone())).await;
     }
