@@ -13,3 +13,20 @@ pub mod wire;
 pub use config::Config;
 pub use event::Event;
 pub use secret::Secret;
+
+/// Runs a binary's async `main` on a multi-threaded runtime; a runtime that cannot start is a
+/// plain failure, not a panic.
+pub fn block_on(
+    main: impl std::future::Future<Output = std::process::ExitCode>,
+) -> std::process::ExitCode {
+    match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt.block_on(main),
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

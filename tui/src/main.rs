@@ -8,15 +8,5 @@ use onair::cli::{Cli, run};
 fn main() -> ExitCode {
     let cli = Cli::parse();
     onair::logging::init(cli.verbose);
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    runtime.block_on(run(cli))
+    onair_common::block_on(run(cli))
 }

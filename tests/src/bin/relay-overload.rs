@@ -193,13 +193,7 @@ async fn overload(relay: &Relay, rate: f64, secs: u64) {
 }
 
 /// A socket: `subscribe` asks for every event; `read` false never reads (a slow reader).
-async fn subscriber(
-    relay: &Relay,
-    token: &str,
-    subscribe: bool,
-    read: bool,
-    seen: Option<Seen>,
-) {
+async fn subscriber(relay: &Relay, token: &str, subscribe: bool, read: bool, seen: Option<Seen>) {
     let url = format!("ws://127.0.0.1:{}/ws?token={token}", relay.port);
     let (mut ws, _) = tokio_tungstenite::connect_async(url).await.unwrap();
     let _ = ws.next().await;
@@ -231,12 +225,7 @@ async fn subscriber(
 }
 
 /// Delivery latency from POST to each of `active` clients, `rounds` times.
-async fn delivery(
-    relay: &Relay,
-    seen: &Seen,
-    active: usize,
-    rounds: usize,
-) -> Vec<Duration> {
+async fn delivery(relay: &Relay, seen: &Seen, active: usize, rounds: usize) -> Vec<Duration> {
     let sender = Sender::new(&relay.base, SECRET);
     let mut out = Vec::new();
     for _ in 0..rounds {
