@@ -4,7 +4,7 @@
 //! showed each reconnect.
 //!
 //! ```sh
-//! cargo run --release -p onair-tests --bin app-soak -- [MINUTES] [DROP_EVERY_S] [CHAT_PER_S]
+//! cargo run --release -p onair-tests --bin app-soak -- [MINUTES] [DROP_EVERY_S] [CHAT_PER_S] [SCROLLBACK]
 //! ```
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // A test script: panics report.
@@ -49,6 +49,7 @@ async fn main() {
     let minutes = arg(1, 10);
     let drop_every = Duration::from_secs(arg(2, 60));
     let chat_rate = arg(3, 200);
+    let scrollback = arg(4, 10_000) as usize;
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("relay.sqlite3");
     let mut relay = TestRelay::start(&db).await;
@@ -97,7 +98,7 @@ async fn main() {
         }
     });
     // The app's real loop on a headless terminal; it owns the model until the end.
-    let app = App::new("nymn".into(), 10_000, LoginView::Anonymous, true);
+    let app = App::new("nymn".into(), scrollback, LoginView::Anonymous, true);
     let ui = tokio::spawn(async move {
         let mut app = app;
         let mut terminal = Terminal::new(TestBackend::new(160, 48)).unwrap();
@@ -165,6 +166,7 @@ async fn main() {
     drop(tx);
     relay.stop().await;
     let (app, terminal) = ui.await.unwrap();
+    let _ = &app;
     let shown: Vec<u64> = app
         .events
         .iter()
@@ -194,7 +196,7 @@ async fn main() {
         seqs.len()
     );
     println!(
-        "reconnects reported to the status bar: {reconnects}; events rows kept: {} (scrollback 10000); last status: {}",
+        "reconnects reported to the status bar: {reconnects}; events rows kept: {} (scrollback {scrollback}); last status: {}",
         shown.len(),
         status_line.trim()
     );
