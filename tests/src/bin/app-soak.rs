@@ -166,7 +166,6 @@ async fn main() {
     drop(tx);
     relay.stop().await;
     let (app, terminal) = ui.await.unwrap();
-    let _ = &app;
     let shown: Vec<u64> = app
         .events
         .iter()
