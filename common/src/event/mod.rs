@@ -7,7 +7,7 @@ use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::eventsub::Envelope;
+use crate::eventsub::{Envelope, Subscription};
 use crate::{catalog, time};
 pub use summary::summary;
 
@@ -77,14 +77,30 @@ impl Event {
         received_at: Timestamp,
     ) -> Result<Self, EventError> {
         let data = envelope.event.clone().ok_or(EventError::MissingEvent)?;
-        let sub = &envelope.subscription;
+        Ok(Self::from_parts(
+            message_id,
+            message_timestamp,
+            &envelope.subscription,
+            data,
+            received_at,
+        ))
+    }
+
+    /// [`Event::from_notification`] for a caller that owns the event object (no copy of it).
+    pub fn from_parts(
+        message_id: &str,
+        message_timestamp: &str,
+        sub: &Subscription,
+        data: Value,
+        received_at: Timestamp,
+    ) -> Self {
         let occurred_at = catalog::lookup(&sub.kind)
             .and_then(|t| t.occurred_at)
             .and_then(|field| data.get(field).and_then(Value::as_str))
             .and_then(time::normalize)
             .or_else(|| time::normalize(message_timestamp))
             .unwrap_or_else(|| time::format(received_at));
-        Ok(Self {
+        Self {
             seq: None,
             id: message_id.to_owned(),
             summary: summary(&sub.kind, &data),
@@ -95,7 +111,7 @@ impl Event {
             received_at: time::format(received_at),
             origin: Origin::Twitch,
             data,
-        })
+        }
     }
 }
 

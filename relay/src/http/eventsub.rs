@@ -115,7 +115,7 @@ async fn answer(state: &AppState, hook: VerifiedWebhook) -> Answer {
     };
     match hook.meta.message_type {
         MessageType::Verification => challenge(envelope),
-        MessageType::Notification => notification(state, &hook, &envelope).await,
+        MessageType::Notification => notification(state, &hook, envelope).await,
         MessageType::Revocation => revocation(state, &hook, &envelope).await,
         MessageType::Other(kind) => {
             tracing::info!(
@@ -139,15 +139,18 @@ fn challenge(envelope: Envelope) -> Answer {
     (Outcome::Challenge, response)
 }
 
-async fn notification(state: &AppState, hook: &VerifiedWebhook, envelope: &Envelope) -> Answer {
+async fn notification(state: &AppState, hook: &VerifiedWebhook, envelope: Envelope) -> Answer {
     let id = &hook.meta.message_id;
-    let event = match Event::from_notification(id, &hook.meta.timestamp, envelope, hook.received) {
-        Ok(e) => e,
-        Err(e) => {
-            tracing::warn!(message_id = %id, error = %e, "notification without an event");
-            return status(Outcome::Malformed, StatusCode::BAD_REQUEST);
-        }
+    let Envelope {
+        subscription,
+        event,
+        ..
+    } = envelope;
+    let Some(data) = event else {
+        tracing::warn!(message_id = %id, "notification without an event");
+        return status(Outcome::Malformed, StatusCode::BAD_REQUEST);
     };
+    let event = Event::from_parts(id, &hook.meta.timestamp, &subscription, data, hook.received);
     match state
         .writer
         .append(event, hook.received.as_millisecond())

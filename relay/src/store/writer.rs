@@ -245,18 +245,29 @@ fn insert_event(
         return Ok(None);
     }
     let seq = tx.last_insert_rowid() as u64;
-    event.seq = Some(seq);
-    let (kind, channel) = (event.kind.clone(), event.channel.login.clone());
-    let frame = ServerFrame::Event {
-        event: Box::new(event),
-    }
-    .to_json();
     Ok(Some(Arc::new(Published {
         seq,
-        kind,
-        channel,
-        frame: frame.into(),
+        frame: frame_of(seq, &body, &mut event).into(),
+        kind: event.kind,
+        channel: event.channel.login,
     })))
+}
+
+/// `{"type":"event","event":EVENT}` with the seq filled in. The stored body already is the EVENT
+/// with `"seq":null` first (the struct's field order), so splicing the seq in saves serializing
+/// the whole event a second time for every webhook.
+fn frame_of(seq: u64, body: &str, event: &mut Event) -> String {
+    const NULL_SEQ: &str = "{\"seq\":null,";
+    match body.strip_prefix(NULL_SEQ) {
+        Some(rest) => format!("{{\"type\":\"event\",\"event\":{{\"seq\":{seq},{rest}}}"),
+        None => {
+            event.seq = Some(seq);
+            ServerFrame::Event {
+                event: Box::new(event.clone()),
+            }
+            .to_json()
+        }
+    }
 }
 
 fn insert_revocation(
@@ -283,4 +294,39 @@ fn insert_revocation(
             received_ms
         ])?;
     Ok(changed > 0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use onair_common::event::{Channel, Origin};
+
+    #[test]
+    fn spliced_frame_equals_the_serialized_one() {
+        let mut event = Event {
+            seq: None,
+            id: "m".into(),
+            kind: "channel.follow".into(),
+            version: "2".into(),
+            channel: Channel {
+                id: "1".into(),
+                login: "q".into(),
+                name: "Q".into(),
+            },
+            occurred_at: "2026-01-01T00:00:00.000Z".into(),
+            received_at: "2026-01-01T00:00:00.000Z".into(),
+            origin: Origin::Twitch,
+            summary: "x followed".into(),
+            data: serde_json::json!({"user_name": "x", "nested": {"a": [1, 2]}}),
+        };
+        let body = serde_json::to_string(&event).unwrap();
+        let spliced = frame_of(42, &body, &mut event.clone());
+        event.seq = Some(42);
+        let full = ServerFrame::Event {
+            event: Box::new(event),
+        }
+        .to_json();
+        assert_eq!(spliced, full);
+        assert!(ServerFrame::parse(&spliced).is_ok());
+    }
 }
