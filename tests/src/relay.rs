@@ -172,8 +172,10 @@ impl WsClient {
         Ok(c)
     }
 
-    /// Sends `subscribe`.
-    pub async fn subscribe(&mut self, sub: Subscribe) {
+    /// Sends `subscribe`. Without `after`, resumes from the welcome's `last_seq`: the same feed as
+    /// "live from now", but without racing events posted before the relay reads the frame.
+    pub async fn subscribe(&mut self, mut sub: Subscribe) {
+        sub.after = sub.after.or(Some(self.welcome_seq));
         self.send_text(ClientFrame::Subscribe(sub).to_json()).await;
     }
 

@@ -65,6 +65,8 @@ async fn a_webhook_reaches_the_app_and_events_tail_json() {
         "--json",
         "--count",
         "2",
+        "--after",
+        "0",
         "--type",
         "channel.follow,channel.raid",
     ])
@@ -88,14 +90,13 @@ async fn a_webhook_reaches_the_app_and_events_tail_json() {
         a.relay_state.as_deref() == Some("live")
     })
     .await;
-    // Let the CLI subscribe too before anything is posted.
-    for _ in 0..100 {
-        if relay.state.hub.open_sockets() == 2 {
-            break;
-        }
+    // Let the CLI connect too before anything is posted (it starts from the relay's head).
+    let mut waited = 0;
+    while relay.state.hub.open_sockets() < 2 {
+        assert!(waited < 1000, "the CLI never connected");
         tokio::time::sleep(Duration::from_millis(20)).await;
+        waited += 1;
     }
-
     let follow = post(&relay, "channel.follow").await;
     post(&relay, "channel.cheer").await;
     let raid = post(&relay, "channel.raid").await;
