@@ -4,7 +4,9 @@ pub mod connection;
 pub mod irc;
 pub mod message;
 pub mod outbox;
+mod privmsg;
 pub mod ratelimit;
+mod session;
 
 pub use irc::{IrcMessage, ParseError, parse};
 pub use message::{ChatLine, ChatMessage, Incoming, UserNotice};
