@@ -211,3 +211,34 @@ async fn a_dropped_relay_link_replays_missed_events_exactly_once() {
     shutdown.cancel();
     relay.stop().await;
 }
+
+#[tokio::test]
+async fn the_app_opens_with_the_recent_events() {
+    let dir = tempfile::tempdir().unwrap();
+    let relay = TestRelay::start(&dir.path().join("relay.sqlite3")).await;
+    let token = relay.add_client("laptop");
+    for kind in ["channel.follow", "channel.cheer", "channel.raid"] {
+        post(&relay, kind).await;
+    }
+    let (tx, mut rx) = mpsc::channel(64);
+    let shutdown = CancellationToken::new();
+    let mut cfg = RelayConfig::new(
+        relay.base.parse().unwrap(),
+        Secret::new(token),
+        Subscribe::default(),
+        None,
+    );
+    cfg.backlog = 2;
+    tokio::spawn(relay::run(cfg, tx, shutdown.clone()));
+    let mut app = App::new("quillstream".into(), 100, LoginView::Anonymous, true);
+    feed(&mut app, &mut rx, |a| a.events.len() == 2).await;
+    assert_eq!(
+        seqs(&app),
+        [2, 3],
+        "the last two, and no replay marker at start"
+    );
+    post(&relay, "stream.online").await;
+    feed(&mut app, &mut rx, |a| a.last_seq == Some(4)).await;
+    shutdown.cancel();
+    relay.stop().await;
+}

@@ -29,6 +29,8 @@ pub struct RelayConfig {
     pub after: Option<u64>,
     /// First and longest reconnect delay.
     pub backoff: (Duration, Duration),
+    /// When starting without `after`, also show up to this many seqs before the relay's head.
+    pub backlog: u64,
 }
 
 impl RelayConfig {
@@ -40,6 +42,7 @@ impl RelayConfig {
             filter,
             after,
             backoff: (Duration::from_secs(1), Duration::from_secs(30)),
+            backlog: 0,
         }
     }
 }
@@ -174,7 +177,7 @@ async fn session(
         _ => return lost("the relay closed before welcoming us", false),
     };
     let subscribe = Subscribe {
-        after: Some(last_seq.unwrap_or(head)),
+        after: Some(last_seq.unwrap_or_else(|| head.saturating_sub(config.backlog))),
         ..config.filter.clone()
     };
     if ws

@@ -155,8 +155,9 @@ pub enum Msg {
     Tick(i64),
     /// The login changed (refreshed, or refused).
     Login(LoginView),
-    /// A message we sent was accepted or refused.
-    Sent(Result<String, SendError>),
+    /// A message we sent was accepted (with Twitch's id) or refused. Twitch never echoes our own
+    /// messages back, so an accepted one is shown from here.
+    Sent(String, Result<String, SendError>),
 }
 
 /// What `update` asks the runtime to do.

@@ -102,8 +102,8 @@ fn send(chat: &Option<ChatHandle>, text: String, tx: &mpsc::Sender<Msg>) {
     match chat.clone() {
         Some(handle) => {
             tokio::spawn(async move {
-                let r = handle.send(text, None).await;
-                let _ = tx.send(Msg::Sent(r)).await;
+                let r = handle.send(text.clone(), None).await;
+                let _ = tx.send(Msg::Sent(text, r)).await;
             });
         }
         None => {

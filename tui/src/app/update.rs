@@ -37,8 +37,8 @@ impl App {
                 }
                 self.login = l;
             }
-            Msg::Sent(Ok(_)) => {}
-            Msg::Sent(Err(e)) => self.system(format!("not sent: {e}")),
+            Msg::Sent(text, Ok(id)) => self.own_message(text, id),
+            Msg::Sent(_, Err(e)) => self.system(format!("not sent: {e}")),
         }
         Vec::new()
     }
@@ -124,6 +124,41 @@ impl App {
         self.input = Default::default();
         self.chat_scroll = 0;
         vec![Effect::Send(text)]
+    }
+
+    /// Our own accepted message, as others see it.
+    fn own_message(&mut self, text: String, id: String) {
+        let login = match &self.login {
+            LoginView::User(login, _) => login.clone(),
+            _ => "you".to_owned(),
+        };
+        let (text, action) = match text.strip_prefix("/me ") {
+            Some(t) => (t.to_owned(), true),
+            None => (text, false),
+        };
+        let msg = crate::chat::ChatMessage {
+            channel: self.channel.clone(),
+            id,
+            user: crate::chat::message::User {
+                id: String::new(),
+                name: login.clone(),
+                login,
+                color: None,
+                badges: Vec::new(),
+            },
+            text,
+            action,
+            bits: 0,
+            emotes: Vec::new(),
+            reply_to: None,
+            first: false,
+            sent_at: self.now_ms,
+            source_room_id: None,
+        };
+        self.push_chat(ChatEntry::Message {
+            msg: Box::new(msg),
+            deleted: false,
+        });
     }
 
     fn system(&mut self, text: String) {

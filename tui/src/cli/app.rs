@@ -60,7 +60,11 @@ pub async fn app(config: &Config, channel: Option<String>) -> Result<ExitCode> {
         channels: vec![channel.clone()],
         ..Subscribe::default()
     };
-    let relay = relay_config(config, filter, None)?;
+    // Open with the recent events, not an empty pane.
+    let relay = relay_config(config, filter, None)?.map(|mut r| {
+        r.backlog = 50;
+        r
+    });
     let view = match &login {
         Some((_, t)) => LoginView::User(t.login.clone(), t.expires_at),
         None => LoginView::Anonymous,
