@@ -11,7 +11,7 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use super::{App, Effect, LoginView, Msg};
-use crate::auth::{Auth, LoginState, StoredToken, keep_valid};
+use crate::auth::{Auth, LoginState, StoredToken, chat_refresh, keep_valid};
 use crate::chat::connection::{self, ChatConfig, ChatError, ChatHandle};
 use crate::relay::{self, RelayConfig};
 
@@ -153,20 +153,9 @@ fn start_chat(
 ) -> ChatHandle {
     if let Some((auth, token)) = login {
         let tx = tx.clone();
-        let refresh: connection::Refresh = std::sync::Arc::new(move || {
-            let (auth, token, tx) = (auth.clone(), token.clone(), tx.clone());
-            Box::pin(async move {
-                let fresh = auth.refresh(token).await.ok()?;
-                let _ = tx
-                    .send(Msg::Login(LoginView::User(
-                        fresh.login.clone(),
-                        fresh.expires_at,
-                    )))
-                    .await;
-                Some((fresh.login, fresh.access_token))
-            })
-        });
-        config.refresh = Some(refresh);
+        config.refresh = Some(chat_refresh(auth, token, move |t| {
+            let _ = tx.try_send(Msg::Login(LoginView::User(t.login.clone(), t.expires_at)));
+        }));
     }
     let (ctx, mut crx) = mpsc::channel(4096);
     let (handle, task) = connection::spawn(config, ctx, shutdown);

@@ -260,3 +260,21 @@ pub async fn keep_valid(
         }
     }
 }
+
+/// What a chat connection calls when Twitch refuses its login: refresh once and hand back the new
+/// login (`None` when Twitch refuses the refresh too). `on_fresh` sees the stored new token.
+pub fn chat_refresh(
+    auth: Auth,
+    token: StoredToken,
+    on_fresh: impl Fn(&StoredToken) + Send + Sync + 'static,
+) -> crate::chat::connection::Refresh {
+    let on_fresh = std::sync::Arc::new(on_fresh);
+    std::sync::Arc::new(move || {
+        let (auth, token, on_fresh) = (auth.clone(), token.clone(), on_fresh.clone());
+        Box::pin(async move {
+            let fresh = auth.refresh(token).await.ok()?;
+            on_fresh(&fresh);
+            Some((fresh.login, fresh.access_token))
+        })
+    })
+}

@@ -8,7 +8,7 @@ use onair_common::config::check_login;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use crate::auth::{Auth, StoredToken};
+use crate::auth::{Auth, StoredToken, chat_refresh};
 use crate::chat::connection::{self, ChatConfig, ChatError, ChatEvent, ChatState};
 use crate::chat::message::{ChatLine, Incoming};
 use crate::error::{Error, Result};
@@ -49,9 +49,20 @@ pub(super) fn channel_of(
         })
 }
 
-fn chat_config(config: &Config, channel: &str, token: Option<&StoredToken>) -> ChatConfig {
-    let login = token.map(|t| (t.login.clone(), t.access_token.clone()));
-    ChatConfig::new(config.twitch.irc_url.clone(), login, channel.to_owned())
+/// The connection settings; a logged-in connection refreshes its token once if Twitch refuses it.
+fn chat_config(config: &Config, channel: &str, login: Option<&(Auth, StoredToken)>) -> ChatConfig {
+    let creds = login.map(|(_, t)| (t.login.clone(), t.access_token.clone()));
+    let mut cfg = ChatConfig::new(config.twitch.irc_url.clone(), creds, channel.to_owned());
+    if let Some((auth, token)) = login {
+        cfg.refresh = Some(chat_refresh(auth.clone(), token.clone(), |_| {
+            eprintln!("chat refused the login; refreshed the token");
+        }));
+    }
+    cfg
+}
+
+fn refused(why: String) -> Error {
+    Error::Rejected(format!("chat login refused: {why}"))
 }
 
 fn report_state(state: &ChatState, channel: &str) {
@@ -73,60 +84,46 @@ pub async fn tail(
     json: bool,
     count: Option<u64>,
 ) -> Result<ExitCode> {
-    let mut login = try_login(config).await?;
+    let login = try_login(config).await?;
     let channel = channel_of(config, channel.as_deref(), login.as_ref().map(|l| &l.1))?;
     if login.is_none() {
         eprintln!("reading #{channel} anonymously (read-only)");
     }
     let color = !json && std::io::stdout().is_terminal();
     let mut printed = 0u64;
-    let mut refreshed = false;
-    loop {
-        let shutdown = CancellationToken::new();
-        let (events_tx, mut events) = mpsc::channel(1024);
-        let cfg = chat_config(config, &channel, login.as_ref().map(|l| &l.1));
-        let (_handle, task) = connection::spawn(cfg, events_tx, shutdown.clone());
-        let mut stop = false;
-        while let Some(ev) = tokio::select! {
-            ev = events.recv() => ev,
-            _ = tokio::signal::ctrl_c() => None,
-        } {
-            match ev {
-                ChatEvent::State(s) => report_state(&s, &channel),
-                ChatEvent::Incoming(Incoming::Line(line))
-                    if line_channel(&line) == Some(channel.as_str()) =>
-                {
-                    let text = if json {
-                        serde_json::to_string(&line).ok()
-                    } else {
-                        plain(&line, color)
-                    };
-                    if let Some(text) = text {
-                        println!("{text}");
-                        printed += 1;
-                    }
-                    if count.is_some_and(|n| printed >= n) {
-                        stop = true;
-                        break;
-                    }
+    let shutdown = CancellationToken::new();
+    let (events_tx, mut events) = mpsc::channel(1024);
+    let cfg = chat_config(config, &channel, login.as_ref());
+    let (_handle, task) = connection::spawn(cfg, events_tx, shutdown.clone());
+    while let Some(ev) = tokio::select! {
+        ev = events.recv() => ev,
+        _ = tokio::signal::ctrl_c() => None,
+    } {
+        match ev {
+            ChatEvent::State(s) => report_state(&s, &channel),
+            ChatEvent::Incoming(Incoming::Line(line))
+                if line_channel(&line) == Some(channel.as_str()) =>
+            {
+                let text = if json {
+                    serde_json::to_string(&line).ok()
+                } else {
+                    plain(&line, color)
+                };
+                if let Some(text) = text {
+                    println!("{text}");
+                    printed += 1;
                 }
-                ChatEvent::Incoming(_) => {}
+                if count.is_some_and(|n| printed >= n) {
+                    break;
+                }
             }
+            ChatEvent::Incoming(_) => {}
         }
-        shutdown.cancel();
-        match task.await {
-            Ok(Err(ChatError::AuthFailed(why))) => match (login.take(), refreshed) {
-                (Some((auth, token)), false) => {
-                    eprintln!("chat refused the login ({why}); refreshing the token once");
-                    let fresh = auth.refresh(token).await?;
-                    login = Some((auth, fresh));
-                    refreshed = true;
-                }
-                _ => return Err(Error::Rejected(format!("chat login refused: {why}"))),
-            },
-            _ if stop => return Ok(ExitCode::SUCCESS),
-            _ => return Ok(ExitCode::SUCCESS),
-        }
+    }
+    shutdown.cancel();
+    match task.await {
+        Ok(Err(ChatError::AuthFailed(why))) => Err(refused(why)),
+        _ => Ok(ExitCode::SUCCESS),
     }
 }
 
@@ -140,61 +137,45 @@ pub async fn send(config: &Config, args: Vec<String>) -> Result<ExitCode> {
             ));
         }
     };
-    let Some(mut login) = try_login(config).await? else {
+    let Some(login) = try_login(config).await? else {
         return Err(Error::NotLoggedIn);
     };
     let channel = channel_of(config, channel_arg, Some(&login.1))?;
     crate::chat::ratelimit::check_length(&text).map_err(Error::Usage)?;
-    for attempt in 0..2 {
-        let shutdown = CancellationToken::new();
-        let (events_tx, mut events) = mpsc::channel(1024);
-        let (handle, task) = connection::spawn(
-            chat_config(config, &channel, Some(&login.1)),
-            events_tx,
-            shutdown.clone(),
-        );
-        let joined = async {
-            while let Some(ev) = events.recv().await {
-                if ev == ChatEvent::State(ChatState::Joined) {
-                    return true;
-                }
+    let shutdown = CancellationToken::new();
+    let (events_tx, mut events) = mpsc::channel(1024);
+    let cfg = chat_config(config, &channel, Some(&login));
+    let (handle, task) = connection::spawn(cfg, events_tx, shutdown.clone());
+    let joined = async {
+        while let Some(ev) = events.recv().await {
+            if ev == ChatEvent::State(ChatState::Joined) {
+                return true;
             }
-            false
-        };
-        if joined.await {
-            // Keep draining events while the send waits for Twitch's answer.
-            let drain = tokio::spawn(async move { while events.recv().await.is_some() {} });
-            let result = handle.send(text.clone(), None).await;
-            shutdown.cancel();
-            let _ = task.await;
-            drain.abort();
-            return match result {
-                Ok(id) => {
-                    eprintln!("sent to #{channel} (message id {id})");
-                    Ok(ExitCode::SUCCESS)
-                }
-                Err(e) => Err(Error::Chat(e.to_string())),
-            };
         }
+        false
+    };
+    if !joined.await {
         shutdown.cancel();
-        match task.await {
-            Ok(Err(ChatError::AuthFailed(why))) if attempt == 0 => {
-                eprintln!("chat refused the login ({why}); refreshing the token once");
-                let (auth, token) = login;
-                let fresh = auth.refresh(token).await?;
-                login = (auth, fresh);
-            }
-            Ok(Err(ChatError::AuthFailed(why))) => {
-                return Err(Error::Rejected(format!("chat login refused: {why}")));
-            }
-            _ => {
-                return Err(Error::Chat(
-                    "the chat connection closed before joining".into(),
-                ));
-            }
-        }
+        return match task.await {
+            Ok(Err(ChatError::AuthFailed(why))) => Err(refused(why)),
+            _ => Err(Error::Chat(
+                "the chat connection closed before joining".into(),
+            )),
+        };
     }
-    Err(Error::Chat("could not join the channel".into()))
+    // Keep draining events while the send waits for Twitch's answer.
+    let drain = tokio::spawn(async move { while events.recv().await.is_some() {} });
+    let result = handle.send(text, None).await;
+    shutdown.cancel();
+    let _ = task.await;
+    drain.abort();
+    match result {
+        Ok(id) => {
+            eprintln!("sent to #{channel} (message id {id})");
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(e) => Err(Error::Chat(e.to_string())),
+    }
 }
 
 fn line_channel(line: &ChatLine) -> Option<&str> {
