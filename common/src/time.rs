@@ -22,6 +22,16 @@ pub fn normalize(s: &str) -> Option<String> {
     parse(s).map(format)
 }
 
+/// Unix milliseconds as local wall-clock time in `fmt` (e.g. `%H:%M`); `None` if out of range.
+pub fn local(ms: i64, fmt: &str) -> Option<String> {
+    let ts = Timestamp::from_millisecond(ms).ok()?;
+    Some(
+        ts.to_zoned_datetime(jiff::tz::TimeZone::system())
+            .strftime(fmt)
+            .to_string(),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

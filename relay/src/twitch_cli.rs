@@ -21,9 +21,9 @@ fn config_error(e: impl std::fmt::Display) -> ExitCode {
 
 fn print_info(s: &SubscriptionInfo, as_json: bool) {
     if as_json {
-        let line = json!({"id": s.id, "type": s.kind, "version": s.version, "channel": s.channel,
-            "status": s.status, "cost": s.cost, "created_at": s.created_at});
-        println!("{line}");
+        // SubscriptionInfo serializes to exactly design.md's line: id, type, version, channel,
+        // status, cost, created_at.
+        println!("{}", serde_json::to_string(s).unwrap_or_default());
     } else {
         println!(
             "{:<36}  {:<52} v{:<2} {:<16} {:<40} cost {}",

@@ -24,6 +24,19 @@ pub struct User {
     pub badges: Vec<String>,
 }
 
+impl User {
+    /// The chosen `#RRGGBB` color as components.
+    pub fn rgb(&self) -> Option<(u8, u8, u8)> {
+        let hex = self
+            .color
+            .as_deref()?
+            .strip_prefix('#')
+            .filter(|h| h.len() == 6)?;
+        let n = u32::from_str_radix(hex, 16).ok()?;
+        Some(((n >> 16) as u8, (n >> 8) as u8, n as u8))
+    }
+}
+
 /// One emote occurrence: Twitch's code-point indices into `text`, end inclusive.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Emote {

@@ -191,7 +191,7 @@ fn line_channel(line: &ChatLine) -> Option<&str> {
 
 /// The readable form: `12:00:01 Mossy_Fern: text`, the name in the user's color on a terminal.
 fn plain(line: &ChatLine, color: bool) -> Option<String> {
-    let paint = |name: &str, hex: Option<&str>| match (color, hex.and_then(rgb)) {
+    let paint = |name: &str, rgb: Option<(u8, u8, u8)>| match (color, rgb) {
         (true, Some((r, g, b))) => format!("\x1b[1;38;2;{r};{g};{b}m{name}\x1b[0m"),
         (true, None) => format!("\x1b[1m{name}\x1b[0m"),
         _ => name.to_owned(),
@@ -199,7 +199,7 @@ fn plain(line: &ChatLine, color: bool) -> Option<String> {
     Some(match line {
         ChatLine::Message(m) => {
             let time = clock(m.sent_at);
-            let name = paint(&m.user.name, m.user.color.as_deref());
+            let name = paint(&m.user.name, m.user.rgb());
             let reply = m
                 .reply_to
                 .as_ref()
@@ -245,20 +245,5 @@ fn plain(line: &ChatLine, color: bool) -> Option<String> {
 }
 
 fn clock(ms: i64) -> String {
-    jiff::Timestamp::from_millisecond(ms)
-        .map(|t| {
-            t.to_zoned_datetime(jiff::tz::TimeZone::system())
-                .strftime("%H:%M:%S")
-                .to_string()
-        })
-        .unwrap_or_default()
-}
-
-fn rgb(hex: &str) -> Option<(u8, u8, u8)> {
-    let h = hex.strip_prefix('#')?;
-    if h.len() != 6 {
-        return None;
-    }
-    let n = u32::from_str_radix(h, 16).ok()?;
-    Some(((n >> 16) as u8, (n >> 8) as u8, n as u8))
+    onair_common::time::local(ms, "%H:%M:%S").unwrap_or_default()
 }

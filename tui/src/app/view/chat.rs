@@ -119,10 +119,8 @@ fn badges(badges: &[String]) -> Vec<(&'static str, Color)> {
 
 /// The user's color, or a stable one picked from the login.
 fn name_color(m: &ChatMessage) -> Color {
-    if let Some(hex) = m.user.color.as_deref().and_then(|h| h.strip_prefix('#'))
-        && let Ok(n) = u32::from_str_radix(hex, 16)
-    {
-        return Color::Rgb((n >> 16) as u8, (n >> 8) as u8, n as u8);
+    if let Some((r, g, b)) = m.user.rgb() {
+        return Color::Rgb(r, g, b);
     }
     const PALETTE: [Color; 6] = [
         Color::Red,

@@ -42,11 +42,7 @@ fn spans(row: &EventRow) -> Vec<Span<'static>> {
         )],
         EventRow::Event { event, gifts } => {
             let time = onair_common::time::parse(&event.occurred_at)
-                .map(|t| {
-                    t.to_zoned_datetime(jiff::tz::TimeZone::system())
-                        .strftime("%H:%M")
-                        .to_string()
-                })
+                .and_then(|t| onair_common::time::local(t.as_millisecond(), "%H:%M"))
                 .unwrap_or_default();
             let (icon, color) = icon(&event.kind);
             let mut summary = event.summary.clone();

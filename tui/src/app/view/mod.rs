@@ -56,11 +56,5 @@ fn bold() -> Style {
 
 /// `HH:MM` in local time.
 fn clock(ms: i64) -> String {
-    jiff::Timestamp::from_millisecond(ms)
-        .map(|t| {
-            t.to_zoned_datetime(jiff::tz::TimeZone::system())
-                .strftime("%H:%M")
-                .to_string()
-        })
-        .unwrap_or_else(|_| "--:--".into())
+    onair_common::time::local(ms, "%H:%M").unwrap_or_else(|| "--:--".into())
 }
