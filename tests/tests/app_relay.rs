@@ -242,3 +242,44 @@ async fn the_app_opens_with_the_recent_events() {
     shutdown.cancel();
     relay.stop().await;
 }
+
+#[tokio::test]
+async fn events_list_looks_back_past_other_types() {
+    let dir = tempfile::tempdir().unwrap();
+    let relay = TestRelay::start(&dir.path().join("relay.sqlite3")).await;
+    let token = relay.add_client("laptop");
+    for _ in 0..3 {
+        post(&relay, "channel.follow").await;
+    }
+    for _ in 0..20 {
+        post(&relay, "channel.cheer").await;
+    }
+    let home = tempfile::tempdir().unwrap();
+    let mut list = bins::onair(home.path());
+    list.args([
+        "events",
+        "list",
+        "--json",
+        "--limit",
+        "2",
+        "--type",
+        "channel.follow",
+    ])
+    .env("ONAIR_TUI_RELAY_URL", &relay.base)
+    .env("ONAIR_TUI_RELAY_TOKEN", &token);
+    let o = tokio::task::spawn_blocking(move || list.output().unwrap())
+        .await
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let seqs: Vec<u64> = String::from_utf8(o.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<Value>(l).unwrap()["seq"]
+                .as_u64()
+                .unwrap()
+        })
+        .collect();
+    assert_eq!(seqs, [2, 3]);
+    relay.stop().await;
+}

@@ -148,27 +148,33 @@ pub async fn list(
             s => Err(Error::Chat(format!("relay answered HTTP {s}"))),
         }
     };
-    // The most recent `limit` events: look back from the head until enough match.
+    // The most recent `limit` events: read windows backwards from the head (each seq range
+    // once) until enough match the filters or the store's start is reached.
     let head = fetch(i64::MAX as u64, 1).await?.last_seq;
+    let mut upper = head;
     let mut from = head.saturating_sub(u64::from(limit));
-    let mut found: Vec<Event>;
+    let mut found: Vec<Event> = Vec::new();
     loop {
-        found = Vec::new();
+        let mut window = Vec::new();
         let mut after = from;
-        loop {
+        while after < upper {
             let page = fetch(after, 1000).await?;
             let Some(last) = page.events.last().and_then(|e| e.seq) else {
                 break;
             };
             after = last;
-            found.extend(page.events);
-            if after >= head {
-                break;
-            }
+            window.extend(
+                page.events
+                    .into_iter()
+                    .filter(|e| e.seq.is_some_and(|s| s <= upper)),
+            );
         }
+        window.append(&mut found);
+        found = window;
         if found.len() >= limit as usize || from == 0 {
             break;
         }
+        upper = from;
         from = from.saturating_sub(STEP.max(u64::from(limit)));
     }
     let skip = found.len().saturating_sub(limit as usize);
