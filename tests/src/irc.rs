@@ -73,6 +73,15 @@ impl FakeIrc {
         Self { url, state }
     }
 
+    /// Starts a server that accepts the tokens a fake id.twitch.tv issued, for their own login.
+    pub async fn trusting(auth: &crate::twitch_auth::FakeAuth) -> Self {
+        let auth = auth.clone();
+        Self::start(Arc::new(move |token: &str, nick: &str| {
+            auth.login_of(token).as_deref() == Some(nick)
+        }))
+        .await
+    }
+
     /// Sends a raw line to every client joined to `channel`.
     pub fn broadcast(&self, channel: &str, line: &str) {
         let st = self.state.lock().unwrap();

@@ -342,11 +342,7 @@ async fn a_failed_login_ends_the_connection_with_an_auth_error() {
 async fn chat_send_cli_exit_codes() {
     let auth = FakeAuth::start().await;
     auth.with(|s| s.pending_polls = 0);
-    let a = auth.clone();
-    let irc = FakeIrc::start(Arc::new(move |token: &str, nick: &str| {
-        a.login_of(token).as_deref() == Some(nick)
-    }))
-    .await;
+    let irc = FakeIrc::trusting(&auth).await;
     let home = tempfile::tempdir().unwrap();
     let run = |args: &[&str]| {
         let mut cmd = bins::onair(home.path());

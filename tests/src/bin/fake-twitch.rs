@@ -9,7 +9,6 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // A dev tool: panics report.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use onair_tests::eventsub::Delivery;
@@ -29,11 +28,7 @@ async fn main() {
     let dir = tempfile::tempdir().unwrap();
     let auth = FakeAuth::start().await;
     auth.with(|s| s.pending_polls = 0);
-    let a = auth.clone();
-    let irc = FakeIrc::start(Arc::new(move |token: &str, nick: &str| {
-        a.login_of(token).as_deref() == Some(nick)
-    }))
-    .await;
+    let irc = FakeIrc::trusting(&auth).await;
     let relay = TestRelay::start(&dir.path().join("relay.sqlite3")).await;
     let token = relay.add_client("by-hand");
     println!("export ONAIR_TWITCH_CLIENT_ID={CLIENT_ID}");
