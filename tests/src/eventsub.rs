@@ -193,11 +193,8 @@ impl Sender {
 
     /// Sends a delivery; a network error is returned instead of panicking (the relay may be down).
     pub async fn try_send(&self, d: &Delivery) -> reqwest::Result<reqwest::Response> {
-        let mut req = self.http.post(&self.callback).body(d.body.clone());
-        for (k, v) in d.headers(&self.secret) {
-            req = req.header(k, v);
-        }
-        req.send().await
+        self.try_send_raw(d.headers(&self.secret), d.body.clone())
+            .await
     }
 
     /// Sends arbitrary headers and body.
@@ -206,10 +203,20 @@ impl Sender {
         headers: Vec<(&'static str, String)>,
         body: String,
     ) -> reqwest::Response {
+        self.try_send_raw(headers, body)
+            .await
+            .expect("relay unreachable")
+    }
+
+    async fn try_send_raw(
+        &self,
+        headers: Vec<(&'static str, String)>,
+        body: String,
+    ) -> reqwest::Result<reqwest::Response> {
         let mut req = self.http.post(&self.callback).body(body);
         for (k, v) in headers {
             req = req.header(k, v);
         }
-        req.send().await.expect("relay unreachable")
+        req.send().await
     }
 }
