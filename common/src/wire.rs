@@ -21,6 +21,22 @@ pub enum ServerFrame {
         protocol: u32,
         /// The highest seq the relay has stored (0 when empty).
         last_seq: u64,
+        /// The oldest seq still stored (`last_seq + 1` when empty). Older seqs were pruned.
+        /// (Absent from relays before it existed: read as 0, "nothing pruned".)
+        #[serde(default)]
+        first_seq: u64,
+        /// Names the store's history: it changes when the store is created anew, and a client
+        /// holding seqs from another epoch starts over from 0. (Empty from older relays.)
+        #[serde(default)]
+        epoch: String,
+    },
+    /// Sent before a replay when events `from..=to` that the client asked for were pruned and
+    /// cannot be replayed.
+    Gap {
+        /// The first seq that is gone.
+        from: u64,
+        /// The last seq that is gone.
+        to: u64,
     },
     /// One event, replayed or live.
     Event {
@@ -120,7 +136,7 @@ pub enum WireError {
 }
 
 impl ServerFrame {
-    const TYPES: &[&str] = &["welcome", "event", "status", "error"];
+    const TYPES: &[&str] = &["welcome", "gap", "event", "status", "error"];
 
     /// Reads a text frame from the relay.
     pub fn parse(text: &str) -> Result<Self, WireError> {

@@ -36,8 +36,30 @@ fn welcome_has_the_documented_shape() {
     let v = round_trip_server(ServerFrame::Welcome {
         protocol: 1,
         last_seq: 7,
+        first_seq: 3,
+        epoch: "e1".into(),
     });
-    assert_eq!(v, json!({"type": "welcome", "protocol": 1, "last_seq": 7}));
+    assert_eq!(
+        v,
+        json!({"type": "welcome", "protocol": 1, "last_seq": 7, "first_seq": 3, "epoch": "e1"})
+    );
+    // A relay from before first_seq and epoch still welcomes.
+    let old = ServerFrame::parse(r#"{"type":"welcome","protocol":1,"last_seq":7}"#).unwrap();
+    assert_eq!(
+        old,
+        ServerFrame::Welcome {
+            protocol: 1,
+            last_seq: 7,
+            first_seq: 0,
+            epoch: String::new(),
+        }
+    );
+}
+
+#[test]
+fn gap_has_the_documented_shape() {
+    let v = round_trip_server(ServerFrame::Gap { from: 4, to: 9 });
+    assert_eq!(v, json!({"type": "gap", "from": 4, "to": 9}));
 }
 
 #[test]

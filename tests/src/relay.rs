@@ -166,6 +166,7 @@ impl WsClient {
             Some(ServerFrame::Welcome {
                 protocol: 1,
                 last_seq,
+                ..
             }) => c.welcome_seq = last_seq,
             other => panic!("expected welcome, got {other:?}"),
         }

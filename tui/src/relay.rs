@@ -245,7 +245,7 @@ async fn session(
             Ok(ServerFrame::Error { message }) => {
                 return Outcome::Refused(format!("the relay refused us: {message}"));
             }
-            Ok(ServerFrame::Welcome { .. }) => {}
+            Ok(ServerFrame::Welcome { .. } | ServerFrame::Gap { .. }) => {}
             Err(e) => tracing::warn!(error = %e, "skipped an unreadable relay frame"),
         }
     }

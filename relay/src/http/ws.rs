@@ -94,6 +94,8 @@ impl Conn {
         let frame = ServerFrame::Welcome {
             protocol: PROTOCOL_VERSION,
             last_seq,
+            first_seq: 0,
+            epoch: String::new(),
         };
         self.send(frame.to_json().into()).await
     }
