@@ -52,6 +52,7 @@ fn empty_file_gives_the_documented_defaults() {
     assert!(c.relay.database.ends_with("onair/relay.sqlite3"));
     assert_eq!(c.relay.retention_days, 30);
     assert_eq!(c.relay.max_connections_per_client, 8);
+    assert_eq!(c.relay.max_connections, 10_000);
     assert!(c.relay.channels.is_empty());
     assert_eq!(
         c.relay.events.len(),

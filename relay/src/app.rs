@@ -15,7 +15,9 @@ use tokio_util::task::TaskTracker;
 
 use crate::http;
 use crate::hub::Hub;
+use crate::intake::Gate;
 use crate::metrics::Metrics;
+use crate::net;
 use crate::store::{Store, StoreError, Writer, clients};
 
 /// Largest webhook body accepted (Twitch's are a few KiB).
@@ -38,12 +40,12 @@ pub struct Settings {
     pub retention_days: u32,
     /// WebSocket ping period; a socket silent for two periods is dropped.
     pub ping_interval: Duration,
-    /// Longest a socket may take to accept one frame before it is dropped as stuck.
+    /// Longest a socket may take to accept the next frame before it is dropped as stuck.
     pub send_timeout: Duration,
     /// Live events buffered per socket before a slow one resyncs from the store.
     pub live_buffer: usize,
-    /// Longest a webhook body may take to arrive (slow-body clients are cut off with 408).
-    pub body_timeout: Duration,
+    /// TCP connections, header-read and idle timeouts.
+    pub limits: net::Limits,
 }
 
 impl Settings {
@@ -60,7 +62,12 @@ impl Settings {
             ping_interval: Duration::from_secs(30),
             send_timeout: Duration::from_secs(10),
             live_buffer: 4096,
-            body_timeout: Duration::from_secs(10),
+            limits: net::Limits {
+                max_connections: 10_000,
+                header_read_timeout: Duration::from_secs(10),
+                // Above two ping periods, so a quiet WebSocket is never idle (pings move bytes).
+                idle_timeout: Duration::from_secs(75),
+            },
         }
     }
 }
@@ -70,25 +77,73 @@ impl Settings {
 pub struct AppState(Arc<Inner>);
 
 #[derive(Debug)]
-pub struct Inner {
-    pub settings: Settings,
-    pub store: Store,
-    pub writer: Writer,
-    pub hub: Hub,
-    pub metrics: Metrics,
+struct Inner {
+    settings: Settings,
+    store: Store,
+    writer: Writer,
+    hub: Hub,
+    metrics: Metrics,
     /// Cancelled at shutdown: every socket sends a close frame and ends.
-    pub shutdown: CancellationToken,
+    shutdown: CancellationToken,
     /// Socket and background tasks, awaited at shutdown.
-    pub tasks: TaskTracker,
+    tasks: TaskTracker,
     /// Woken after a revocation so the subscriptions are synced again.
-    pub resync: tokio::sync::Notify,
-    /// Webhooks being read, verified or stored at once; beyond it intake sheds with 503 before
-    /// reading the body, so memory stays bounded however many connections arrive.
-    pub intake: std::sync::Arc<tokio::sync::Semaphore>,
+    resync: tokio::sync::Notify,
+    /// Who may start sending a webhook body.
+    intake: Gate,
 }
 
-/// Webhooks in flight at once (each holds at most a 1 MiB body).
-pub const MAX_INTAKE_IN_FLIGHT: usize = 1024;
+impl AppState {
+    /// The settings.
+    pub fn settings(&self) -> &Settings {
+        &self.0.settings
+    }
+
+    /// The store, for reads.
+    pub fn store(&self) -> &Store {
+        &self.0.store
+    }
+
+    /// The store's writer.
+    pub fn writer(&self) -> &Writer {
+        &self.0.writer
+    }
+
+    /// The fan-out hub.
+    pub fn hub(&self) -> &Hub {
+        &self.0.hub
+    }
+
+    /// The counters.
+    pub fn metrics(&self) -> &Metrics {
+        &self.0.metrics
+    }
+
+    /// Webhook admission.
+    pub fn intake(&self) -> &Gate {
+        &self.0.intake
+    }
+
+    /// Cancelled when the relay shuts down.
+    pub fn shutdown(&self) -> &CancellationToken {
+        &self.0.shutdown
+    }
+
+    /// Tasks awaited at shutdown.
+    pub fn tasks(&self) -> &TaskTracker {
+        &self.0.tasks
+    }
+
+    /// Asks for a subscription sync soon (after a revocation).
+    pub fn request_resync(&self) {
+        self.0.resync.notify_one();
+    }
+
+    /// Whether the relay can take webhooks: the last commit did not fail.
+    pub fn healthy(&self) -> bool {
+        !self.0.writer.failing()
+    }
+}
 
 /// What `serve` needs to keep the EventSub subscriptions in line (when `relay.public_url` is set).
 #[derive(Debug)]
@@ -105,13 +160,6 @@ pub struct SyncSettings {
     pub events: Vec<String>,
 }
 
-impl std::ops::Deref for AppState {
-    type Target = Inner;
-    fn deref(&self) -> &Inner {
-        &self.0
-    }
-}
-
 /// A relay ready to serve: its state and the store's writer thread.
 #[derive(Debug)]
 pub struct Relay {
@@ -124,7 +172,7 @@ impl Relay {
     /// Opens the store and starts its writer.
     pub fn new(settings: Settings, store: Store) -> Result<Self, StoreError> {
         let hub = Hub::new(settings.live_buffer);
-        let (writer, writer_thread) = Writer::start(&store, hub.event_sender())?;
+        let (writer, writer_thread) = Writer::start(&store, hub.on_commit())?;
         let state = AppState(Arc::new(Inner {
             settings,
             store,
@@ -134,7 +182,7 @@ impl Relay {
             shutdown: CancellationToken::new(),
             tasks: TaskTracker::new(),
             resync: tokio::sync::Notify::new(),
-            intake: std::sync::Arc::new(tokio::sync::Semaphore::new(MAX_INTAKE_IN_FLIGHT)),
+            intake: Gate::default(),
         }));
         Ok(Self {
             state,
@@ -167,32 +215,37 @@ impl Relay {
             sync,
         } = self;
         if let Some(sync) = sync {
-            state.tasks.spawn(keep_subscribed(state.clone(), sync));
+            state.tasks().spawn(keep_subscribed(state.clone(), sync));
         }
-        state.tasks.spawn(watch_clients(state.clone()));
-        state.tasks.spawn(prune(state.clone()));
-        let token = state.shutdown.clone();
-        let signal = async move {
+        state.tasks().spawn(watch_clients(state.clone()));
+        state.tasks().spawn(prune(state.clone()));
+        let token = state.shutdown().clone();
+        tokio::spawn(async move {
             tokio::select! {
-                () = shutdown => {}
+                () = shutdown => token.cancel(),
                 () = token.cancelled() => {}
             }
-            token.cancel();
-        };
-        let result = axum::serve(listener, app(state.clone()))
-            .with_graceful_shutdown(signal)
-            .await;
-        // axum does not wait for upgraded sockets (tokio-rs/axum#3003): our token closes them.
-        state.shutdown.cancel();
-        state.tasks.close();
-        if tokio::time::timeout(SHUTDOWN_GRACE, state.tasks.wait())
+        });
+        let limits = state.settings().limits;
+        // Connections finish the request they are in; upgraded sockets close on the token
+        // (axum's graceful shutdown does not wait for them: tokio-rs/axum#3003).
+        let result = net::serve(
+            listener,
+            app(state.clone()),
+            limits,
+            state.shutdown().clone(),
+            SHUTDOWN_GRACE,
+        )
+        .await;
+        state.tasks().close();
+        if tokio::time::timeout(SHUTDOWN_GRACE, state.tasks().wait())
             .await
             .is_err()
         {
             tracing::warn!("some sockets did not close in time");
         }
         // In-flight intake has been answered; the writer commits anything left, then ends.
-        state.writer.stop().await;
+        state.writer().stop().await;
         let _ = tokio::task::spawn_blocking(move || writer_thread.join()).await;
         tracing::info!("relay stopped");
         result
@@ -219,15 +272,15 @@ async fn watch_clients(state: AppState) {
     let mut tick = tokio::time::interval(CLIENT_POLL);
     loop {
         tokio::select! {
-            () = state.shutdown.cancelled() => return,
+            () = state.shutdown().cancelled() => return,
             _ = tick.tick() => {}
         }
-        if state.hub.open_sockets() == 0 {
+        if state.hub().open_sockets() == 0 {
             continue;
         }
-        match state.store.read(clients::ids).await {
+        match state.store().read(clients::ids).await {
             Ok(ids) => {
-                let closed = state.hub.retain_clients(&ids);
+                let closed = state.hub().retain_clients(&ids);
                 if closed > 0 {
                     tracing::info!(sockets = closed, "closed the sockets of a removed client");
                 }
@@ -262,33 +315,37 @@ async fn keep_subscribed(state: AppState, s: SyncSettings) {
                     let frame = onair_common::wire::ServerFrame::Status {
                         subscriptions: list,
                     };
-                    state.hub.publish_status(frame.to_json());
+                    state.hub().publish_status(frame.to_json());
                 }
             }
             Err(e) => tracing::warn!(error = %e, "subscription sync failed"),
         }
         tokio::select! {
-            () = state.shutdown.cancelled() => return,
-            () = state.resync.notified() => {}
+            () = state.shutdown().cancelled() => return,
+            () = state.0.resync.notified() => {}
         }
         tokio::select! {
-            () = state.shutdown.cancelled() => return,
+            () = state.shutdown().cancelled() => return,
             () = tokio::time::sleep(Duration::from_secs(5)) => {}
         }
     }
 }
 
-/// Deletes events older than `retention_days`, at start and hourly.
+/// Deletes events older than `retention_days`, at start and hourly, through the writer.
 async fn prune(state: AppState) {
     let mut tick = tokio::time::interval(PRUNE_EVERY);
     loop {
         tokio::select! {
-            () = state.shutdown.cancelled() => return,
+            () = state.shutdown().cancelled() => return,
             _ = tick.tick() => {}
         }
-        let keep_ms = i64::from(state.settings.retention_days) * 86_400_000;
+        let keep_ms = i64::from(state.settings().retention_days) * 86_400_000;
         let cutoff = jiff::Timestamp::now().as_millisecond() - keep_ms;
-        match state.store.prune(cutoff).await {
+        let pruned = tokio::select! {
+            () = state.shutdown().cancelled() => return,
+            r = state.writer().prune(cutoff) => r,
+        };
+        match pruned {
             Ok(0) => {}
             Ok(n) => tracing::info!(events = n, "pruned old events"),
             Err(e) => tracing::warn!(error = %e, "pruning failed"),

@@ -1,17 +1,51 @@
 //! `onair-relay check`: every problem with the config and database at once, each with its fix.
+//! A bad value does not hide the rest: the config is read leniently and its problems are listed
+//! with the ones found here.
 
+use std::path::Path;
 use std::process::ExitCode;
 
 use onair_common::config::{Config, Problem};
 
 use crate::store::{Store, StoreError};
 
+/// The secret the README shows; anyone who copied it shares it with every reader.
+const README_EXAMPLE_SECRET: &str = "change-me-to-a-long-random-string";
+/// Shorter secrets are accepted (Twitch allows 10) but flagged.
+const STRONG_SECRET_CHARS: usize = 32;
+
 /// Checks what `serve` needs; prints each problem; exit 2 if any.
-pub fn run(config: &Config) -> ExitCode {
-    let problems = problems(config);
+pub fn run(config_path: Option<&Path>) -> ExitCode {
+    let (config, config_problems) = match Config::load_lenient(config_path) {
+        Ok(loaded) => loaded,
+        Err(e) => {
+            println!("problem: {e}");
+            println!("check: the config file cannot be read; fix it and run check again");
+            return ExitCode::from(2);
+        }
+    };
+    let mut problems: Vec<String> = config_problems.iter().map(ToString::to_string).collect();
+    let invalid = |key: &str| config_problems.iter().any(|p| p.key == key);
+    problems.extend(
+        self::problems(&config)
+            .into_iter()
+            // A key set to a bad value is reported as such, not also as missing.
+            .filter(|p| !(p.starts_with("relay.webhook_secret") && invalid("relay.webhook_secret"))),
+    );
+    let config = &config;
     match &config.file {
         Some(f) => eprintln!("config: {}", f.display()),
         None => eprintln!("config: no file; defaults and ONAIR_* environment only"),
+    }
+    if let Some(weak) = config
+        .relay
+        .webhook_secret
+        .as_ref()
+        .and_then(|s| weak_secret(s.expose()))
+    {
+        println!(
+            "warning: relay.webhook_secret is weak: {weak}; use 32 or more random characters, e.g. `openssl rand -hex 32` (serve accepts it)"
+        );
     }
     for n in notes(config) {
         println!("note: {n}");
@@ -86,10 +120,50 @@ pub fn notes(config: &Config) -> Vec<String> {
     )]
 }
 
+/// Why a webhook secret is weak, if it is. Never quotes the secret.
+pub fn weak_secret(secret: &str) -> Option<&'static str> {
+    if secret == README_EXAMPLE_SECRET {
+        return Some("it is the example from the README");
+    }
+    if secret.chars().count() < STRONG_SECRET_CHARS {
+        return Some("it is shorter than 32 characters");
+    }
+    let classes = [
+        secret.chars().any(|c| c.is_ascii_lowercase()),
+        secret.chars().any(|c| c.is_ascii_uppercase()),
+        secret.chars().any(|c| c.is_ascii_digit()),
+        secret.chars().any(|c| !c.is_ascii_alphanumeric()),
+    ];
+    if classes.iter().filter(|&&c| c).count() < 2 {
+        return Some("it uses one kind of character only");
+    }
+    None
+}
+
 fn database_writable(config: &Config) -> Result<(), StoreError> {
     let store = Store::open(&config.relay.database)?;
     store.with_conn(|c| {
         c.execute_batch("BEGIN IMMEDIATE; ROLLBACK;")?;
         Ok(())
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn weak_secrets_are_named_without_quoting_them() {
+        assert!(weak_secret(README_EXAMPLE_SECRET).is_some());
+        assert_eq!(
+            weak_secret("short-secret-1234"),
+            Some("it is shorter than 32 characters")
+        );
+        assert_eq!(
+            weak_secret(&"a".repeat(40)),
+            Some("it uses one kind of character only")
+        );
+        assert_eq!(weak_secret("0123456789012345678901234567890123"), Some("it uses one kind of character only"));
+        assert_eq!(weak_secret("9f86d081884c7d659a2feaa0c55ad015a3bf4f1b"), None);
+    }
 }

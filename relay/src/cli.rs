@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use onair_common::config::Config;
 
+use crate::net::nofile;
 use crate::store::{Store, clients};
 use crate::{Relay, Settings, check, subs, twitch_cli};
 
@@ -87,19 +88,20 @@ const EXIT_CONFIG: u8 = 2;
 
 /// Runs the parsed command line.
 pub async fn run(cli: Cli) -> ExitCode {
+    if matches!(cli.command, Some(Command::Check)) {
+        // Check reads the config itself, so a bad value is listed with every other problem.
+        return check::run(cli.config.as_deref());
+    }
     let config = match Config::load(cli.config.as_deref()) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("error: {e}");
-            if matches!(cli.command, Some(Command::Check)) {
-                eprintln!("check: the config has problems; fix them and run check again");
-            }
             return ExitCode::from(EXIT_CONFIG);
         }
     };
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => serve(config).await,
-        Command::Check => check::run(&config),
+        Command::Check => check::run(cli.config.as_deref()),
         Command::Client(cmd) => client(&config, cmd),
         Command::Subscriptions(SubscriptionsCommand::List { json }) => {
             twitch_cli::list(&config, json).await
@@ -125,7 +127,11 @@ async fn serve(config: Config) -> ExitCode {
         Err(e) => return fail(e),
     };
     let r = &config.relay;
-    let settings = Settings::new(secret, r.max_connections_per_client, r.retention_days);
+    if let Some(weak) = check::weak_secret(secret.expose()) {
+        tracing::warn!("relay.webhook_secret is weak: {weak}; `onair-relay check` says more");
+    }
+    let mut settings = Settings::new(secret, r.max_connections_per_client, r.retention_days);
+    settings.limits.max_connections = fit_connections(r.max_connections as usize);
     let mut relay = match Relay::new(settings, store) {
         Ok(r) => r,
         Err(e) => return fail(e),
@@ -153,6 +159,28 @@ async fn serve(config: Config) -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => fail(e),
     }
+}
+
+/// Raises the open-file limit for `wanted` connections; returns how many fit.
+fn fit_connections(wanted: usize) -> usize {
+    let fitted = nofile::fit(wanted);
+    if fitted.soft != fitted.soft_before {
+        tracing::info!(
+            from = fitted.soft_before,
+            to = fitted.soft,
+            "raised the open-file limit for relay.max_connections"
+        );
+    }
+    if fitted.max_connections < wanted {
+        tracing::warn!(
+            wanted,
+            serving = fitted.max_connections,
+            hard_limit = fitted.hard,
+            "the open-file hard limit is too low for relay.max_connections; serving fewer \
+             connections (raise `ulimit -Hn` or LimitNOFILE= in the systemd unit)"
+        );
+    }
+    fitted.max_connections
 }
 
 fn client(config: &Config, cmd: ClientCommand) -> ExitCode {

@@ -1,15 +1,64 @@
-//! The fan-out hub: the live event feed every WebSocket subscribes to, the status feed, and the
-//! registry of open sockets per client (for the connection limit and for closing the sockets of a
-//! removed client at once).
+//! The fan-out hub: builds each committed event's frame once and broadcasts it on the live feed
+//! every WebSocket subscribes to; the status feed; and the registry of open sockets per client
+//! (for the connection limit and for closing the sockets of a removed client at once).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use axum::extract::ws::Utf8Bytes;
+use onair_common::Event;
+use onair_common::wire::ServerFrame;
 use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
 
-use crate::store::{ClientId, Published};
+use crate::store::{ClientId, OnCommit, Stored};
+
+/// A committed event as the fan-out sends it: the frame is serialized once for every client.
+#[derive(Debug)]
+pub struct Published {
+    /// The event's seq.
+    pub seq: u64,
+    /// Its type, for filters.
+    pub kind: String,
+    /// Its channel login, for filters.
+    pub channel: String,
+    /// `{"type":"event","event":{...}}`.
+    pub frame: Utf8Bytes,
+}
+
+impl Published {
+    fn of(stored: &Stored) -> Self {
+        Self {
+            seq: stored.seq,
+            kind: stored.kind.clone(),
+            channel: stored.channel.clone(),
+            frame: event_frame(stored.seq, &stored.body).into(),
+        }
+    }
+}
+
+/// `{"type":"event","event":EVENT}` for a stored body (the EVENT with `"seq":null` first, the
+/// struct's field order) with the seq spliced in: no parse and re-serialization per event.
+pub fn event_frame(seq: u64, body: &str) -> String {
+    const NULL_SEQ: &str = "{\"seq\":null,";
+    match body.strip_prefix(NULL_SEQ) {
+        Some(rest) => format!("{{\"type\":\"event\",\"event\":{{\"seq\":{seq},{rest}}}"),
+        // Not the shape we write; go the long way rather than send something wrong.
+        None => match serde_json::from_str::<Event>(body) {
+            Ok(mut event) => {
+                event.seq = Some(seq);
+                ServerFrame::Event {
+                    event: Box::new(event),
+                }
+                .to_json()
+            }
+            Err(e) => ServerFrame::Error {
+                message: format!("stored event {seq} is unreadable: {e}"),
+            }
+            .to_json(),
+        },
+    }
+}
 
 /// Status frames buffered per receiver.
 const STATUS_BUFFER: usize = 16;
@@ -53,9 +102,13 @@ impl Hub {
         }
     }
 
-    /// The sender the store's writer publishes committed events on.
-    pub fn event_sender(&self) -> broadcast::Sender<Arc<Published>> {
-        self.events.clone()
+    /// What the store's writer calls with each committed event, in seq order.
+    pub fn on_commit(&self) -> OnCommit {
+        let events = self.events.clone();
+        Box::new(move |stored: &Arc<Stored>| {
+            // No receivers (no clients) is fine: the event is in the store.
+            let _ = events.send(Arc::new(Published::of(stored)));
+        })
     }
 
     /// A receiver of live events from now on.
@@ -128,6 +181,45 @@ impl Drop for SocketSlot {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use onair_common::event::{Channel, Origin};
+
+    #[test]
+    fn spliced_frame_equals_the_serialized_one() {
+        let mut event = Event {
+            seq: None,
+            id: "m".into(),
+            kind: "channel.follow".into(),
+            version: "2".into(),
+            channel: Channel {
+                id: "1".into(),
+                login: "q".into(),
+                name: "Q".into(),
+            },
+            occurred_at: "2026-01-01T00:00:00.000Z".into(),
+            received_at: "2026-01-01T00:00:00.000Z".into(),
+            origin: Origin::Twitch,
+            summary: "x followed".into(),
+            data: serde_json::json!({"user_name": "x", "nested": {"a": [1, 2]}}),
+        };
+        let body = serde_json::to_string(&event).unwrap();
+        let spliced = event_frame(42, &body);
+        event.seq = Some(42);
+        let full = ServerFrame::Event {
+            event: Box::new(event.clone()),
+        }
+        .to_json();
+        assert_eq!(spliced, full);
+        // A body in another field order still gives the same frame.
+        let reordered = serde_json::to_string(&serde_json::json!({
+            "id": "m", "seq": null, "type": "channel.follow", "version": "2",
+            "channel": {"id": "1", "login": "q", "name": "Q"},
+            "occurred_at": "2026-01-01T00:00:00.000Z", "received_at": "2026-01-01T00:00:00.000Z",
+            "origin": "twitch", "summary": "x followed",
+            "data": {"user_name": "x", "nested": {"a": [1, 2]}}
+        }))
+        .unwrap();
+        assert_eq!(event_frame(42, &reordered), full);
+    }
 
     #[test]
     fn limit_per_client_and_release_on_drop() {

@@ -5,20 +5,20 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use onair_relay::cli::{Cli, run};
-use tracing_subscriber::EnvFilter;
+use onair_relay::logging;
+use tracing_subscriber::Layer;
+use tracing_subscriber::filter::FilterExt;
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let level = match cli.verbose {
-        0 => "info",
-        1 => "debug",
-        _ => "trace",
-    };
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(level));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
+    let rust_log = std::env::var("RUST_LOG").ok();
+    let filter = logging::wanted(cli.verbose, rust_log.as_deref()).and(logging::cap());
+    let stderr = tracing_subscriber::fmt::layer()
         .with_writer(std::io::stderr)
         .with_ansi(std::io::stderr().is_terminal())
-        .init();
+        .with_filter(filter);
+    tracing_subscriber::registry().with(stderr).init();
     onair_common::block_on(run(cli))
 }

@@ -4,61 +4,7 @@ use std::fmt::Write;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
-/// How a webhook request ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Outcome {
-    /// A new event stored.
-    Ok,
-    /// Missing, malformed or wrong signature.
-    BadSignature,
-    /// Timestamp outside the window.
-    Stale,
-    /// A message id seen before.
-    Duplicate,
-    /// A verification challenge answered.
-    Challenge,
-    /// A revocation recorded.
-    Revocation,
-    /// Missing headers or an unreadable body.
-    Malformed,
-    /// Over the body limit.
-    TooLarge,
-    /// The store failed; Twitch will retry.
-    Error,
-    /// Shed with 503 because intake exceeded what the store commits; Twitch will retry.
-    Overloaded,
-}
-
-impl Outcome {
-    const ALL: [Outcome; 10] = [
-        Self::Ok,
-        Self::BadSignature,
-        Self::Stale,
-        Self::Duplicate,
-        Self::Challenge,
-        Self::Revocation,
-        Self::Malformed,
-        Self::TooLarge,
-        Self::Error,
-        Self::Overloaded,
-    ];
-
-    /// The label value.
-    pub fn label(self) -> &'static str {
-        match self {
-            Self::Ok => "ok",
-            Self::BadSignature => "bad_signature",
-            Self::Stale => "stale",
-            Self::Duplicate => "duplicate",
-            Self::Challenge => "challenge",
-            Self::Revocation => "revocation",
-            Self::Malformed => "malformed",
-            Self::TooLarge => "too_large",
-            Self::Error => "error",
-            Self::Overloaded => "overloaded",
-        }
-    }
-}
+pub use crate::intake::Outcome;
 
 /// The relay's counters; cheap to clone.
 #[derive(Debug, Clone, Default)]
@@ -66,7 +12,7 @@ pub struct Metrics(Arc<Counters>);
 
 #[derive(Debug, Default)]
 struct Counters {
-    webhooks: [AtomicU64; 10],
+    webhooks: [AtomicU64; Outcome::ALL.len()],
     events_stored: AtomicU64,
     deliveries: AtomicU64,
     resyncs: AtomicU64,
@@ -75,8 +21,8 @@ struct Counters {
 impl Metrics {
     /// Counts one webhook request.
     pub fn webhook(&self, outcome: Outcome) {
-        self.0.webhooks[outcome as usize].fetch_add(1, Relaxed);
-        if outcome == Outcome::Ok {
+        self.0.webhooks[outcome.index()].fetch_add(1, Relaxed);
+        if outcome.stored() {
             self.0.events_stored.fetch_add(1, Relaxed);
         }
     }
@@ -93,7 +39,7 @@ impl Metrics {
 
     /// The count for one outcome.
     pub fn webhooks(&self, outcome: Outcome) -> u64 {
-        self.0.webhooks[outcome as usize].load(Relaxed)
+        self.0.webhooks[outcome.index()].load(Relaxed)
     }
 
     /// Prometheus text exposition; `clients` is the number of open sockets.
@@ -103,7 +49,7 @@ impl Metrics {
         out.push_str("# HELP onair_webhooks_total EventSub webhook requests by outcome.\n");
         out.push_str("# TYPE onair_webhooks_total counter\n");
         for o in Outcome::ALL {
-            let n = c.webhooks[o as usize].load(Relaxed);
+            let n = c.webhooks[o.index()].load(Relaxed);
             let _ = writeln!(out, "onair_webhooks_total{{outcome=\"{}\"}} {n}", o.label());
         }
         let mut one = |name: &str, kind: &str, help: &str, v: u64| {

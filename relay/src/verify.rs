@@ -33,15 +33,87 @@ pub struct Meta {
 /// Why a request is refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum Rejection {
-    /// A required header is missing or not text.
+    /// A required header (other than the signature) is missing or not text.
     #[error("missing or unreadable header {0}")]
     MissingHeader(&'static str),
-    /// The signature is malformed or does not match.
+    /// The signature is missing, empty, malformed or does not match.
     #[error("bad signature")]
     BadSignature,
     /// The timestamp is unreadable, too old, or too far ahead.
     #[error("timestamp outside the accepted window")]
     Stale,
+}
+
+/// What a request's headers claim, read before its body: every header present, the signature
+/// well formed. Only [`Claimed::check`] with the body makes it a verified [`Meta`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Claimed {
+    message_id: String,
+    timestamp: String,
+    kind: String,
+    signature: Vec<u8>,
+}
+
+/// Reads the Twitch headers. A missing or empty signature, or one that is not `sha256=` and 64
+/// hex digits, is [`Rejection::BadSignature`]; any other missing header is named.
+pub fn claimed(headers: &HeaderMap) -> Result<Claimed, Rejection> {
+    let header = |name: &'static str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .filter(|v| !v.is_empty())
+            .ok_or(Rejection::MissingHeader(name))
+    };
+    let (id, timestamp, kind) = (header(ID)?, header(TIMESTAMP)?, header(TYPE)?);
+    let signature = header(SIGNATURE)
+        .ok()
+        .and_then(|s| s.strip_prefix("sha256="))
+        .filter(|hex| hex.len() == 64)
+        .and_then(|hex| hex::decode(hex).ok())
+        .ok_or(Rejection::BadSignature)?;
+    Ok(Claimed {
+        message_id: id.to_owned(),
+        timestamp: timestamp.to_owned(),
+        kind: kind.to_owned(),
+        signature,
+    })
+}
+
+impl From<Rejection> for crate::intake::Outcome {
+    fn from(r: Rejection) -> Self {
+        match r {
+            Rejection::MissingHeader(_) => Self::Malformed,
+            Rejection::BadSignature => Self::BadSignature,
+            Rejection::Stale => Self::Stale,
+        }
+    }
+}
+
+impl Claimed {
+    /// Checks the signature over the raw body, then the timestamp window.
+    pub fn check(self, secret: &[u8], body: &[u8], now: Timestamp) -> Result<Meta, Rejection> {
+        let mut mac =
+            Hmac::<Sha256>::new_from_slice(secret).map_err(|_| Rejection::BadSignature)?;
+        mac.update(self.message_id.as_bytes());
+        mac.update(self.timestamp.as_bytes());
+        mac.update(body);
+        // verify_slice compares in constant time.
+        mac.verify_slice(&self.signature)
+            .map_err(|_| Rejection::BadSignature)?;
+
+        let sent: Timestamp = self.timestamp.parse().map_err(|_| Rejection::Stale)?;
+        let age = now.duration_since(sent);
+        let too_old = age.as_secs_f64() > MAX_AGE.as_secs_f64();
+        let too_new = -age.as_secs_f64() > MAX_AHEAD.as_secs_f64();
+        if too_old || too_new {
+            return Err(Rejection::Stale);
+        }
+        Ok(Meta {
+            message_type: MessageType::parse(&self.kind),
+            message_id: self.message_id,
+            timestamp: self.timestamp,
+        })
+    }
 }
 
 /// Checks headers, signature and timestamp of one request. `secret` is the EventSub secret.
@@ -51,45 +123,7 @@ pub fn verify(
     body: &[u8],
     now: Timestamp,
 ) -> Result<Meta, Rejection> {
-    let header = |name: &'static str| {
-        headers
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .filter(|v| !v.is_empty())
-            .ok_or(Rejection::MissingHeader(name))
-    };
-    let (id, timestamp, signature, kind) = (
-        header(ID)?,
-        header(TIMESTAMP)?,
-        header(SIGNATURE)?,
-        header(TYPE)?,
-    );
-
-    let expected = signature
-        .strip_prefix("sha256=")
-        .filter(|hex| hex.len() == 64)
-        .and_then(|hex| hex::decode(hex).ok())
-        .ok_or(Rejection::BadSignature)?;
-    let mut mac = Hmac::<Sha256>::new_from_slice(secret).map_err(|_| Rejection::BadSignature)?;
-    mac.update(id.as_bytes());
-    mac.update(timestamp.as_bytes());
-    mac.update(body);
-    // verify_slice compares in constant time.
-    mac.verify_slice(&expected)
-        .map_err(|_| Rejection::BadSignature)?;
-
-    let sent: Timestamp = timestamp.parse().map_err(|_| Rejection::Stale)?;
-    let age = now.duration_since(sent);
-    let too_old = age.as_secs_f64() > MAX_AGE.as_secs_f64();
-    let too_new = -age.as_secs_f64() > MAX_AHEAD.as_secs_f64();
-    if too_old || too_new {
-        return Err(Rejection::Stale);
-    }
-    Ok(Meta {
-        message_id: id.to_owned(),
-        timestamp: timestamp.to_owned(),
-        message_type: MessageType::parse(kind),
-    })
+    claimed(headers)?.check(secret, body, now)
 }
 
 /// `sha256=<hex>` for a message, as Twitch signs it (used by `check` and tests' fakes agree).
@@ -178,6 +212,16 @@ mod tests {
         assert_eq!(ok("2021-02-19T23:57:01Z"), Err(Rejection::Stale));
         assert!(ok("2021-02-19T23:46:01Z").is_ok());
         assert_eq!(ok("2021-02-19T23:45:59Z"), Err(Rejection::Stale));
+    }
+
+    #[test]
+    fn missing_or_empty_signature_is_a_bad_signature() {
+        let mut h = headers(V1_SIG);
+        h.remove(SIGNATURE);
+        assert_eq!(claimed(&h), Err(Rejection::BadSignature));
+        h.insert(SIGNATURE, HeaderValue::from_static(""));
+        assert_eq!(claimed(&h), Err(Rejection::BadSignature));
+        assert!(claimed(&headers(V1_SIG)).is_ok(), "well formed before the body");
     }
 
     #[test]

@@ -104,7 +104,7 @@ fn config_errors_exit_2_naming_file_and_key_without_the_secret() {
     let file = dir.path().join("onair.toml");
     std::fs::write(
         &file,
-        "[relay]\nwebhook_secret = \"tiny-sec\"\nlisten = \"nowhere\"\n",
+        "[relay]\nwebhook_secret = \"tiny-sec\"\nlisten = \"nowhere\"\npublic_url = \"http://relay.example.com\"\n",
     )
     .unwrap();
     let out = run(
@@ -113,7 +113,16 @@ fn config_errors_exit_2_naming_file_and_key_without_the_secret() {
         &[],
     );
     assert_eq!(out.status.code(), Some(2));
-    let stderr = text(&out.stderr);
+    // Every problem at once: a bad secret does not hide the rest.
+    let stderr = format!("{}{}", text(&out.stdout), text(&out.stderr));
+    assert!(
+        stderr.contains("relay.public_url http://relay.example.com/ must be https on port 443"),
+        "{stderr}"
+    );
+    assert!(
+        !stderr.contains("relay.webhook_secret is required"),
+        "a bad value is not also reported missing: {stderr}"
+    );
     assert!(
         stderr.contains(&format!(
             "{}: relay.webhook_secret must be 10-100 ASCII characters",
@@ -126,6 +135,23 @@ fn config_errors_exit_2_naming_file_and_key_without_the_secret() {
         "{stderr}"
     );
     assert!(!stderr.contains("tiny-sec"), "{stderr}");
+}
+
+#[test]
+fn check_warns_about_a_weak_secret_that_serve_still_accepts() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = run(
+        dir.path(),
+        &["check"],
+        &[("ONAIR_RELAY_WEBHOOK_SECRET", "change-me-to-a-long-random-string")],
+    );
+    let all = format!("{}{}", text(&out.stdout), text(&out.stderr));
+    assert!(
+        all.contains("warning: relay.webhook_secret is weak: it is the example from the README"),
+        "{all}"
+    );
+    assert!(!all.contains("change-me-to"), "never quoted: {all}");
+    assert!(!all.contains("problem: relay.webhook_secret"), "{all}");
 }
 
 #[test]

@@ -92,7 +92,7 @@ async fn a_webhook_reaches_the_app_and_events_tail_json() {
     .await;
     // Let the CLI connect too before anything is posted (it starts from the relay's head).
     let mut waited = 0;
-    while relay.state.hub.open_sockets() < 2 {
+    while relay.state.hub().open_sockets() < 2 {
         assert!(waited < 1000, "the CLI never connected");
         tokio::time::sleep(Duration::from_millis(20)).await;
         waited += 1;

@@ -34,7 +34,7 @@ async fn challenge_is_echoed_as_plain_text() {
         resp.text().await.unwrap(),
         "pogchamp-kappa-360noscope-vohiyo"
     );
-    assert_eq!(relay.state.metrics.webhooks(Outcome::Challenge), 1);
+    assert_eq!(relay.state.metrics().webhooks(Outcome::Challenge), 1);
     relay.stop().await;
 }
 
@@ -102,11 +102,15 @@ async fn forged_and_malformed_requests_are_refused_and_not_stored() {
             })
             .collect();
         let status = twitch.send_raw(h, d.body.clone()).await.status();
-        assert!(
-            status == 403 || (bad.is_empty() && status == 400),
-            "{bad:?}: {status}"
-        );
+        assert_eq!(status, 403, "{bad:?}: an empty signature is a bad one too");
     }
+    // No signature at all: 403 as well (design.md), before the body is read.
+    let unsigned: Vec<_> = headers
+        .iter()
+        .filter(|(k, _)| *k != "Twitch-Eventsub-Message-Signature")
+        .cloned()
+        .collect();
+    assert_eq!(twitch.send_raw(unsigned, d.body.clone()).await.status(), 403);
     // A missing header.
     headers.retain(|(k, _)| *k != "Twitch-Eventsub-Message-Timestamp");
     assert_eq!(twitch.send_raw(headers, d.body.clone()).await.status(), 400);
@@ -119,9 +123,9 @@ async fn forged_and_malformed_requests_are_refused_and_not_stored() {
         stored(&relay, &token).await.is_empty(),
         "nothing refused is stored"
     );
-    assert_eq!(relay.state.metrics.webhooks(Outcome::BadSignature), 4);
-    // The empty signature, the missing header and the non-JSON body.
-    assert_eq!(relay.state.metrics.webhooks(Outcome::Malformed), 3);
+    assert_eq!(relay.state.metrics().webhooks(Outcome::BadSignature), 6);
+    // The missing timestamp and the non-JSON body.
+    assert_eq!(relay.state.metrics().webhooks(Outcome::Malformed), 2);
     relay.stop().await;
 }
 
@@ -139,7 +143,7 @@ async fn stale_and_future_timestamps_are_refused() {
     let recent = Delivery::fixture("channel.follow").at(now - SignedDuration::from_secs(9 * 60));
     assert_eq!(twitch.send(&recent).await.status(), 204);
     assert_eq!(stored(&relay, &token).await.len(), 1);
-    assert_eq!(relay.state.metrics.webhooks(Outcome::Stale), 2);
+    assert_eq!(relay.state.metrics().webhooks(Outcome::Stale), 2);
     relay.stop().await;
 }
 
@@ -158,12 +162,12 @@ async fn duplicates_are_acknowledged_but_not_stored_or_sent_again_even_after_res
     let again = d.redelivery();
     assert_eq!(relay.twitch().send(&again).await.status(), 204);
     ws.expect_silence(Duration::from_millis(300)).await;
-    assert_eq!(relay.state.metrics.webhooks(Outcome::Duplicate), 1);
+    assert_eq!(relay.state.metrics().webhooks(Outcome::Duplicate), 1);
     relay.stop().await;
 
     let relay = TestRelay::start(&db).await;
     assert_eq!(relay.twitch().send(&again.redelivery()).await.status(), 204);
-    assert_eq!(relay.state.metrics.webhooks(Outcome::Duplicate), 1);
+    assert_eq!(relay.state.metrics().webhooks(Outcome::Duplicate), 1);
     assert_eq!(stored(&relay, &token).await.len(), 1);
     relay.stop().await;
 }
@@ -202,7 +206,7 @@ async fn revocation_is_recorded_and_announced() {
     // The same revocation again is a duplicate: acknowledged, not announced twice.
     assert_eq!(relay.twitch().send(&d.redelivery()).await.status(), 204);
     ws.expect_silence(Duration::from_millis(300)).await;
-    assert_eq!(relay.state.metrics.webhooks(Outcome::Revocation), 1);
+    assert_eq!(relay.state.metrics().webhooks(Outcome::Revocation), 1);
     relay.stop().await;
 }
 
@@ -213,7 +217,7 @@ async fn bodies_over_one_mebibyte_are_refused() {
     let mut d = Delivery::fixture("channel.cheer");
     d.body = format!("{{\"pad\":\"{}\"}}", "x".repeat(1024 * 1024));
     assert_eq!(relay.twitch().send(&d).await.status(), 413);
-    assert_eq!(relay.state.metrics.webhooks(Outcome::TooLarge), 1);
+    assert_eq!(relay.state.metrics().webhooks(Outcome::TooLarge), 1);
     relay.stop().await;
 }
 
@@ -221,15 +225,29 @@ async fn bodies_over_one_mebibyte_are_refused() {
 async fn slow_bodies_wrong_methods_and_huge_headers_are_refused() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let dir = tempfile::tempdir().unwrap();
-    let relay = TestRelay::start_with(&dir.path().join("relay.sqlite3"), |s| {
-        s.body_timeout = Duration::from_millis(300)
-    })
-    .await;
-    // Slowloris: headers, then a body that never finishes.
+    let relay = TestRelay::start(&dir.path().join("relay.sqlite3")).await;
+    // Without Twitch's headers: refused at once, before a body byte is read.
     let mut tcp = tokio::net::TcpStream::connect(relay.addr).await.unwrap();
     tcp.write_all(b"POST /eventsub HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{\"sub").await.unwrap();
     let mut answer = vec![0u8; 64];
-    let n = tokio::time::timeout(Duration::from_secs(5), tcp.read(&mut answer))
+    let n = tokio::time::timeout(Duration::from_secs(2), tcp.read(&mut answer))
+        .await
+        .expect("refused at once")
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&answer[..n]).starts_with("HTTP/1.1 400"),
+        "{}",
+        String::from_utf8_lossy(&answer[..n])
+    );
+    // Slowloris with Twitch's headers: a body that never finishes is cut off with 408 once its
+    // deadline (a few seconds plus its length at the minimum rate) has passed.
+    let mut tcp = tokio::net::TcpStream::connect(relay.addr).await.unwrap();
+    let head = "POST /eventsub HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\
+        Twitch-Eventsub-Message-Id: m-slow\r\nTwitch-Eventsub-Message-Timestamp: 2026-01-01T00:00:00Z\r\n\
+        Twitch-Eventsub-Message-Type: notification\r\n\
+        Twitch-Eventsub-Message-Signature: sha256=0000000000000000000000000000000000000000000000000000000000000000\r\n\r\n{\"sub";
+    tcp.write_all(head.as_bytes()).await.unwrap();
+    let n = tokio::time::timeout(Duration::from_secs(10), tcp.read(&mut answer))
         .await
         .expect("cut off in time")
         .unwrap();
@@ -238,6 +256,8 @@ async fn slow_bodies_wrong_methods_and_huge_headers_are_refused() {
         "{}",
         String::from_utf8_lossy(&answer[..n])
     );
+    assert_eq!(relay.state.metrics().webhooks(Outcome::SlowBody), 1);
+    assert_eq!(relay.state.metrics().webhooks(Outcome::Malformed), 1);
 
     let http = reqwest::Client::new();
     let r = http

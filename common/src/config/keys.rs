@@ -44,6 +44,7 @@ pub const KEYS: &[Key] = &[
     key("relay.events"),
     key("relay.retention_days"),
     key("relay.max_connections_per_client"),
+    key("relay.max_connections"),
 ];
 
 /// Looks a key up by `section.key`.

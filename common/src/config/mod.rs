@@ -78,6 +78,8 @@ pub struct RelayConfig {
     pub retention_days: u32,
     /// Concurrent WebSockets per client token.
     pub max_connections_per_client: u32,
+    /// Concurrent TCP connections in all.
+    pub max_connections: u32,
 }
 
 /// The whole configuration, and the file it came from.
@@ -109,6 +111,17 @@ impl Config {
         let raw = source::gather(located.as_ref(), env)?;
         let file = located.map(|l| l.path).filter(|p| p.is_file());
         Reader::new(raw).build(file)
+    }
+
+    /// Loads like [`Config::load`], but a bad value does not stop it: the key keeps its default
+    /// (or stays unset) and the problem is returned beside the config, so `check` can report
+    /// it together with everything else. An unreadable file is still an error.
+    pub fn load_lenient(cli_path: Option<&Path>) -> Result<(Self, Vec<Problem>), ConfigError> {
+        let env = process_env();
+        let located = discover(cli_path, &env);
+        let raw = source::gather(located.as_ref(), &env)?;
+        let file = located.map(|l| l.path).filter(|p| p.is_file());
+        Ok(Reader::new(raw).read(file))
     }
 
     /// A problem for a key that `why` needs but is not set.
@@ -158,7 +171,16 @@ impl Reader {
         }
     }
 
-    fn build(mut self, file: Option<PathBuf>) -> Result<Config, ConfigError> {
+    fn build(self, file: Option<PathBuf>) -> Result<Config, ConfigError> {
+        let (config, problems) = self.read(file);
+        if problems.is_empty() {
+            Ok(config)
+        } else {
+            Err(ConfigError::Invalid(problems))
+        }
+    }
+
+    fn read(mut self, file: Option<PathBuf>) -> (Config, Vec<Problem>) {
         let twitch = TwitchConfig {
             client_id: self.get("twitch.client_id", values::word),
             auth_url: self
@@ -211,16 +233,17 @@ impl Reader {
                     values::integer(i, 1, 1000)
                 })
                 .map_or(8, |n| n as u32),
+            max_connections: self
+                .get("relay.max_connections", |i| values::integer(i, 16, 1_000_000))
+                .map_or(10_000, |n| n as u32),
         };
-        if !self.raw.problems.is_empty() {
-            return Err(ConfigError::Invalid(self.raw.problems));
-        }
-        Ok(Config {
+        let config = Config {
             file,
             twitch,
             tui,
             relay,
-        })
+        };
+        (config, self.raw.problems)
     }
 }
 

@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 
 use axum::Json;
 use axum::extract::{Query, State};
+use axum::http::StatusCode;
 use axum::http::header::CONTENT_TYPE;
 use axum::response::IntoResponse;
 use serde::{Deserialize, Serialize};
@@ -56,10 +57,10 @@ pub async fn events(
         types: list(q.kind),
         limit: q.limit.unwrap_or(DEFAULT_LIMIT).clamp(1, MAX_LIMIT),
     };
-    let page = state.store.events(query).await?;
+    let page = state.store().events(query).await?;
     Ok(Json(EventsPage {
         events: page.events,
-        last_seq: page.last_seq,
+        last_seq: page.head.last_seq,
     }))
 }
 
@@ -96,17 +97,21 @@ pub async fn stats(
         .channel
         .filter(|c| !c.is_empty())
         .map(|c| c.to_lowercase());
-    let counts = state.store.stats(channel, since_ms).await?;
+    let counts = state.store().stats(channel, since_ms).await?;
     Ok(Json(Stats { counts }))
 }
 
 /// Prometheus text.
 pub async fn metrics(State(state): State<AppState>, _client: Client) -> impl IntoResponse {
-    let body = state.metrics.render(state.hub.open_sockets());
+    let body = state.metrics().render(state.hub().open_sockets());
     ([(CONTENT_TYPE, "text/plain; version=0.0.4")], body)
 }
 
-/// 200 while the relay is up.
-pub async fn healthz() -> &'static str {
-    "ok\n"
+/// 200 while the relay can take webhooks; 503 while its store fails to commit.
+pub async fn healthz(State(state): State<AppState>) -> (StatusCode, &'static str) {
+    if state.healthy() {
+        (StatusCode::OK, "ok\n")
+    } else {
+        (StatusCode::SERVICE_UNAVAILABLE, "store failing: the last commit failed\n")
+    }
 }

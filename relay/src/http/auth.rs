@@ -37,7 +37,7 @@ impl FromRequestParts<AppState> for Client {
                 .ok_or(AppError::Unauthorized)?,
         };
         state
-            .store
+            .store()
             .read(move |c| clients::authenticate(c, &token))
             .await?
             .map(Client)

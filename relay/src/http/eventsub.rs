@@ -5,17 +5,20 @@
 use axum::body::Bytes;
 use axum::extract::{FromRequest, Request, State};
 use axum::http::StatusCode;
-use axum::http::header::CONTENT_TYPE;
+use axum::http::header::{CONTENT_LENGTH, CONTENT_TYPE};
 use axum::response::{IntoResponse, Response};
 use jiff::Timestamp;
 use onair_common::Event;
 use onair_common::eventsub::{Envelope, MessageType};
 use onair_common::wire::ServerFrame;
 
-use crate::app::AppState;
-use crate::metrics::Outcome;
+use crate::app::{AppState, MAX_BODY_BYTES};
+use crate::intake::gate::body_deadline;
+use crate::intake::{Admission, Outcome};
+use crate::net::PeerAddr;
+use crate::net::peer::client_ip;
 use crate::store::{Appended, StoreError, revocation_info};
-use crate::verify::{self, Meta, Rejection};
+use crate::verify::{self, Meta};
 
 /// A request whose headers, signature and timestamp passed [`verify::verify`].
 #[derive(Debug)]
@@ -26,120 +29,158 @@ pub struct VerifiedWebhook {
     pub body: Bytes,
     /// When it arrived.
     pub received: Timestamp,
-    /// Its intake slot, held until the answer.
-    _slot: tokio::sync::OwnedSemaphorePermit,
+    /// Its place in intake, held until the answer.
+    _admission: Admission,
 }
 
-/// A refused webhook's status (the outcome is counted when it is refused).
+/// A refused webhook (counted when it is refused).
 #[derive(Debug)]
-pub struct Refused(StatusCode);
+pub struct Refused(Outcome);
 
 impl IntoResponse for Refused {
     fn into_response(self) -> Response {
-        self.0.into_response()
+        self.0.response()
     }
 }
 
 impl FromRequest<AppState> for VerifiedWebhook {
     type Rejection = Refused;
 
+    /// Everything that can be decided from the headers is decided before a body byte is read
+    /// (so before hyper sends `100 Continue`): Twitch's headers present, a well-formed signature,
+    /// a declared length within the limit, and room in intake. Then the body must arrive by a
+    /// deadline that grows with its declared length.
     async fn from_request(req: Request, state: &AppState) -> Result<Self, Refused> {
-        let refuse = |status, outcome| {
-            state.metrics.webhook(outcome);
-            Refused(status)
+        let refuse = |outcome: Outcome| {
+            state.metrics().webhook(outcome);
+            Refused(outcome)
         };
-        let Ok(slot) = state.intake.clone().try_acquire_owned() else {
-            // Over capacity: refuse before reading the body; Twitch retries.
-            return Err(refuse(StatusCode::SERVICE_UNAVAILABLE, Outcome::Overloaded));
+        let claimed = verify::claimed(req.headers()).map_err(|r| refuse(r.into()))?;
+        let Some(len) = declared_length(req.headers()) else {
+            // Twitch always sends Content-Length; without it the budget cannot be charged.
+            return Err(refuse(Outcome::Malformed));
         };
-        let headers = req.headers().clone();
-        let read =
-            tokio::time::timeout(state.settings.body_timeout, Bytes::from_request(req, state));
+        if len > MAX_BODY_BYTES {
+            return Err(refuse(Outcome::TooLarge));
+        }
+        let peer = req.extensions().get::<PeerAddr>().copied();
+        let admission = state
+            .intake()
+            .admit(client_ip(peer, req.headers()), len)
+            .map_err(|shed| {
+                tracing::debug!(?shed, "shed a webhook before reading it");
+                refuse(Outcome::Overloaded)
+            })?;
+        let read = tokio::time::timeout(body_deadline(len), Bytes::from_request(req, state));
         let body = match read.await {
             Ok(Ok(b)) => b,
             Ok(Err(e)) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
-                return Err(refuse(StatusCode::PAYLOAD_TOO_LARGE, Outcome::TooLarge));
+                return Err(refuse(Outcome::TooLarge));
             }
-            Ok(Err(_)) => return Err(refuse(StatusCode::BAD_REQUEST, Outcome::Malformed)),
+            Ok(Err(_)) => return Err(refuse(Outcome::Malformed)),
             Err(_) => {
-                tracing::warn!("cut off a webhook whose body was too slow to arrive");
-                return Err(refuse(StatusCode::REQUEST_TIMEOUT, Outcome::Malformed));
+                tracing::info!(ip = %admission.ip(), "cut off a webhook body that arrived too slowly");
+                return Err(refuse(Outcome::SlowBody));
             }
         };
         let received = Timestamp::now();
-        let secret = state.settings.webhook_secret.expose().as_bytes();
-        match verify::verify(secret, &headers, &body, received) {
+        let secret = state.settings().webhook_secret.expose().as_bytes();
+        match claimed.check(secret, &body, received) {
             Ok(meta) => Ok(Self {
                 meta,
                 body,
                 received,
-                _slot: slot,
+                _admission: admission,
             }),
             Err(r) => {
                 tracing::warn!(reason = %r, "refused a webhook");
-                Err(match r {
-                    Rejection::MissingHeader(_) => {
-                        refuse(StatusCode::BAD_REQUEST, Outcome::Malformed)
-                    }
-                    Rejection::BadSignature => refuse(StatusCode::FORBIDDEN, Outcome::BadSignature),
-                    Rejection::Stale => refuse(StatusCode::FORBIDDEN, Outcome::Stale),
-                })
+                Err(refuse(r.into()))
             }
         }
     }
 }
 
+/// `Content-Length`, when present and a number.
+fn declared_length(headers: &axum::http::HeaderMap) -> Option<usize> {
+    headers
+        .get(CONTENT_LENGTH)?
+        .to_str()
+        .ok()?
+        .trim()
+        .parse()
+        .ok()
+}
+
 /// Answers a verified webhook by its message type.
 pub async fn handle(State(state): State<AppState>, hook: VerifiedWebhook) -> Response {
-    let (outcome, response) = answer(&state, hook).await;
-    state.metrics.webhook(outcome);
-    response
+    let answer = answer(&state, hook).await;
+    state.metrics().webhook(answer.outcome());
+    answer.into_response()
 }
 
-/// How a request was answered: counted as `Outcome`, replied with `Response`.
-type Answer = (Outcome, Response);
-
-fn status(outcome: Outcome, code: StatusCode) -> Answer {
-    (outcome, code.into_response())
+/// How a verified request is answered: an outcome, or the challenge text.
+enum Answer {
+    Plain(Outcome),
+    Challenge(String),
 }
 
-async fn answer(state: &AppState, hook: VerifiedWebhook) -> Answer {
-    let id = hook.meta.message_id.as_str();
-    let envelope: Envelope = match serde_json::from_slice(&hook.body) {
-        Ok(e) => e,
-        Err(e) if !matches!(hook.meta.message_type, MessageType::Other(_)) => {
-            tracing::warn!(message_id = id, error = %e, "signed webhook body is not an EventSub envelope");
-            return status(Outcome::Malformed, StatusCode::BAD_REQUEST);
-        }
-        Err(_) => return status(Outcome::Ok, StatusCode::NO_CONTENT),
-    };
-    match hook.meta.message_type {
-        MessageType::Verification => challenge(envelope),
-        MessageType::Notification => notification(state, &hook, envelope).await,
-        MessageType::Revocation => revocation(state, &hook, &envelope).await,
-        MessageType::Other(kind) => {
-            tracing::info!(
-                message_id = id,
-                kind,
-                "ignored a webhook of an unknown message type"
-            );
-            status(Outcome::Ok, StatusCode::NO_CONTENT)
+impl Answer {
+    fn outcome(&self) -> Outcome {
+        match self {
+            Self::Plain(o) => *o,
+            Self::Challenge(_) => Outcome::Challenge,
         }
     }
 }
 
-/// Echo the challenge: 200, `text/plain`, the raw string only. Answered every time (not
-/// deduplicated): Twitch only enables the subscription after a correct answer.
-fn challenge(envelope: Envelope) -> Answer {
-    let Some(challenge) = envelope.challenge else {
-        return status(Outcome::Malformed, StatusCode::BAD_REQUEST);
-    };
-    tracing::info!(subscription = %envelope.subscription.kind, "answered a verification challenge");
-    let response = (StatusCode::OK, [(CONTENT_TYPE, "text/plain")], challenge).into_response();
-    (Outcome::Challenge, response)
+impl IntoResponse for Answer {
+    fn into_response(self) -> Response {
+        match self {
+            Self::Plain(o) => o.response(),
+            // 200, text/plain, the raw string only (twitch.md A).
+            Self::Challenge(text) => (
+                Outcome::Challenge.status(),
+                [(CONTENT_TYPE, "text/plain")],
+                text,
+            )
+                .into_response(),
+        }
+    }
 }
 
-async fn notification(state: &AppState, hook: &VerifiedWebhook, envelope: Envelope) -> Answer {
+async fn answer(state: &AppState, hook: VerifiedWebhook) -> Answer {
+    let id = hook.meta.message_id.as_str();
+    if let MessageType::Other(kind) = &hook.meta.message_type {
+        // Signed, so Twitch's: acknowledged so it is not retried, but nothing is stored.
+        tracing::info!(message_id = id, kind, "ignored a webhook of an unknown message type");
+        return Answer::Plain(Outcome::Ignored);
+    }
+    let envelope: Envelope = match serde_json::from_slice(&hook.body) {
+        Ok(e) => e,
+        Err(e) => {
+            tracing::warn!(message_id = id, error = %e, "signed webhook body is not an EventSub envelope");
+            return Answer::Plain(Outcome::Malformed);
+        }
+    };
+    match hook.meta.message_type {
+        MessageType::Verification => challenge(envelope),
+        MessageType::Notification => Answer::Plain(notification(state, &hook, envelope).await),
+        MessageType::Revocation => Answer::Plain(revocation(state, &hook, &envelope).await),
+        MessageType::Other(_) => Answer::Plain(Outcome::Ignored),
+    }
+}
+
+/// Echo the challenge. Answered every time (not deduplicated): Twitch only enables the
+/// subscription after a correct answer.
+fn challenge(envelope: Envelope) -> Answer {
+    let Some(challenge) = envelope.challenge else {
+        return Answer::Plain(Outcome::Malformed);
+    };
+    tracing::info!(subscription = %envelope.subscription.kind, "answered a verification challenge");
+    Answer::Challenge(challenge)
+}
+
+async fn notification(state: &AppState, hook: &VerifiedWebhook, envelope: Envelope) -> Outcome {
     let id = &hook.meta.message_id;
     let Envelope {
         subscription,
@@ -148,49 +189,41 @@ async fn notification(state: &AppState, hook: &VerifiedWebhook, envelope: Envelo
     } = envelope;
     let Some(data) = event else {
         tracing::warn!(message_id = %id, "notification without an event");
-        return status(Outcome::Malformed, StatusCode::BAD_REQUEST);
+        return Outcome::Malformed;
     };
     let event = Event::from_parts(id, &hook.meta.timestamp, &subscription, data, hook.received);
     match state
-        .writer
+        .writer()
         .append(event, hook.received.as_millisecond())
         .await
     {
         Ok(Appended::Stored(p)) => {
             tracing::debug!(message_id = %id, seq = p.seq, kind = %p.kind, "stored event");
-            status(Outcome::Ok, StatusCode::NO_CONTENT)
+            Outcome::Ok
         }
         Ok(Appended::Duplicate) => {
             tracing::debug!(message_id = %id, "duplicate notification");
-            status(Outcome::Duplicate, StatusCode::NO_CONTENT)
+            Outcome::Duplicate
         }
-        Err(StoreError::Overloaded) => {
-            // Not acknowledged: Twitch re-delivers it. Better than every answer timing out.
-            let r = (
-                StatusCode::SERVICE_UNAVAILABLE,
-                [(axum::http::header::RETRY_AFTER, "1")],
-            )
-                .into_response();
-            (Outcome::Overloaded, r)
-        }
+        // Not acknowledged: Twitch re-delivers it. Better than every answer timing out.
+        Err(StoreError::Overloaded) => Outcome::Overloaded,
         Err(e) => {
             // Not acknowledged, so Twitch re-delivers it later: nothing is lost.
             tracing::error!(message_id = %id, error = %e, "could not store an event");
-            status(Outcome::Error, StatusCode::INTERNAL_SERVER_ERROR)
+            Outcome::Error
         }
     }
 }
 
-async fn revocation(state: &AppState, hook: &VerifiedWebhook, envelope: &Envelope) -> Answer {
-    let store = state.store.clone();
+async fn revocation(state: &AppState, hook: &VerifiedWebhook, envelope: &Envelope) -> Outcome {
+    let store = state.store().clone();
     let sub = envelope.subscription.clone();
-    let info = match tokio::task::spawn_blocking(move || revocation_info(&store, &sub)).await {
-        Ok(info) => info,
-        Err(_) => return status(Outcome::Error, StatusCode::INTERNAL_SERVER_ERROR),
+    let Ok(info) = tokio::task::spawn_blocking(move || revocation_info(&store, &sub)).await else {
+        return Outcome::Error;
     };
     let received = hook.received.as_millisecond();
     match state
-        .writer
+        .writer()
         .revoke(hook.meta.message_id.clone(), info.clone(), received)
         .await
     {
@@ -200,14 +233,15 @@ async fn revocation(state: &AppState, hook: &VerifiedWebhook, envelope: &Envelop
             let frame = ServerFrame::Status {
                 subscriptions: vec![info],
             };
-            state.hub.publish_status(frame.to_json());
-            state.resync.notify_one();
-            status(Outcome::Revocation, StatusCode::NO_CONTENT)
+            state.hub().publish_status(frame.to_json());
+            state.request_resync();
+            Outcome::Revocation
         }
-        Ok(false) => status(Outcome::Duplicate, StatusCode::NO_CONTENT),
+        Ok(false) => Outcome::Duplicate,
+        Err(StoreError::Overloaded) => Outcome::Overloaded,
         Err(e) => {
             tracing::error!(error = %e, "could not record a revocation");
-            status(Outcome::Error, StatusCode::INTERNAL_SERVER_ERROR)
+            Outcome::Error
         }
     }
 }

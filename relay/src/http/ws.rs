@@ -1,28 +1,41 @@
-//! `GET /ws`: one task per client socket. One `select!` over the client's frames, the live feed,
-//! status frames, the ping timer, and shutdown. Replay and live never overlap or leave a gap: the
-//! live receiver is taken before the store is read, and `cursor` (the highest seq covered, matched
-//! or not) skips what the replay already covered.
+//! `GET /ws`: one task per client socket, one `select!` over everything that socket does: the
+//! client's frames, sending (a frame at a time from an outbox), store pages during replay, the
+//! live feed, status frames, pings, client removal and shutdown. Because sending is a branch and
+//! not an `await` inside one, a long catch-up to a slow reader never keeps pings, removal or
+//! shutdown waiting.
+//!
+//! Replay and live never overlap or leave a gap: the live receiver is taken before the store is
+//! read, and `cursor` (the highest seq covered, matched or not) skips what replay covered.
 
+use std::collections::VecDeque;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Instant;
 
 use axum::extract::State;
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade, close_code};
 use axum::response::{IntoResponse, Response};
+use futures_util::stream::{SplitSink, SplitStream};
+use futures_util::{SinkExt, StreamExt};
 use onair_common::wire::{ClientFrame, PROTOCOL_VERSION, ServerFrame, Subscribe};
 use tokio::sync::broadcast::{self, error::RecvError};
+use tokio::task::JoinHandle;
 
 use super::auth::Client;
 use super::error::AppError;
 use crate::app::AppState;
-use crate::hub::SocketSlot;
-use crate::store::{Published, Query, StoreError};
+use crate::hub::{Published, SocketSlot, event_frame};
+use crate::store::{Page, Query, Row, StoreError};
 
 /// Our frames are small; the 128 KiB defaults would cost that much per socket.
 const READ_BUFFER_BYTES: usize = 4 * 1024;
 const MAX_CLIENT_FRAME_BYTES: usize = 64 * 1024;
 /// Events read from the store per query during replay and resync.
 const PAGE: u32 = 500;
+/// The next page is read, and live events taken, only while fewer frames than this wait.
+const LOW_WATER: usize = 64;
+/// How long the closing frame may take.
+const CLOSE_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// Authenticates, takes a connection slot, and upgrades.
 pub async fn upgrade(
@@ -31,8 +44,8 @@ pub async fn upgrade(
     ws: WebSocketUpgrade,
 ) -> Result<Response, AppError> {
     let slot = state
-        .hub
-        .open(client, state.settings.max_connections_per_client)
+        .hub()
+        .open(client, state.settings().max_connections_per_client)
         .map_err(|_| AppError::TooManyConnections)?;
     let ws = ws
         .read_buffer_size(READ_BUFFER_BYTES)
@@ -41,7 +54,7 @@ pub async fn upgrade(
         .max_frame_size(MAX_CLIENT_FRAME_BYTES);
     Ok(ws
         .on_upgrade(move |socket| {
-            let tasks = state.tasks.clone();
+            let tasks = state.tasks().clone();
             tasks.track_future(run(socket, state, slot))
         })
         .into_response())
@@ -55,67 +68,151 @@ enum End {
     Close(u16, &'static str),
 }
 
+/// What woke the loop.
+enum Step {
+    Shutdown,
+    Revoked,
+    Client(Option<Result<Message, axum::Error>>),
+    Ping,
+    Stalled,
+    Sent(Result<Progress, axum::Error>),
+    Page(Result<Page<Row>, StoreError>),
+    Live(Result<Arc<Published>, RecvError>),
+    Status(Utf8Bytes),
+}
+
+async fn run(socket: WebSocket, state: AppState, slot: SocketSlot) {
+    let (sink, mut stream) = socket.split();
+    let mut conn = Conn {
+        out: Outbox::new(sink),
+        live: state.hub().events(),
+        filter: Subscribe::default(),
+        cursor: None,
+        catching_up: false,
+        reading: None,
+        last_heard: Instant::now(),
+        state,
+    };
+    let end = match conn.welcome().await {
+        Ok(()) => conn.serve(&mut stream, &slot).await,
+        Err(end) => end,
+    };
+    if let End::Close(code, reason) = end {
+        // What is queued (an `error` frame, say) goes first, within the close's time.
+        let frame = CloseFrame {
+            code,
+            reason: reason.into(),
+        };
+        let close = async {
+            while conn.out.busy() {
+                std::future::poll_fn(|cx| conn.out.poll_send(cx)).await?;
+            }
+            conn.out.sink.send(Message::Close(Some(frame))).await
+        };
+        let _ = tokio::time::timeout(CLOSE_WAIT, close).await;
+    }
+}
+
 struct Conn {
-    socket: WebSocket,
+    out: Outbox,
     state: AppState,
     filter: Subscribe,
     /// Highest seq this connection has covered; `None` until the client subscribes.
     cursor: Option<u64>,
     live: broadcast::Receiver<Arc<Published>>,
+    /// Stored events after the cursor still have to be read and sent before live ones.
+    catching_up: bool,
+    /// The store page being read.
+    reading: Option<JoinHandle<Result<Page<Row>, StoreError>>>,
+    /// Last sign of life: a frame from the client, or a send that had to wait for it to read.
     last_heard: Instant,
-}
-
-async fn run(socket: WebSocket, state: AppState, slot: SocketSlot) {
-    let live = state.hub.events();
-    let mut conn = Conn {
-        socket,
-        filter: Subscribe::default(),
-        cursor: None,
-        live,
-        last_heard: Instant::now(),
-        state,
-    };
-    let end = match conn.welcome().await {
-        Ok(()) => conn.serve(&slot).await,
-        Err(end) => end,
-    };
-    if let End::Close(code, reason) = end {
-        let frame = CloseFrame {
-            code,
-            reason: reason.into(),
-        };
-        let _ = conn.socket.send(Message::Close(Some(frame))).await;
-    }
 }
 
 impl Conn {
     async fn welcome(&mut self) -> Result<(), End> {
-        let last_seq = self.state.store.last_seq().await.map_err(internal)?;
+        let store = self.state.store();
+        let head = store.head().await.map_err(internal)?;
+        let epoch = store.epoch().await.map_err(internal)?;
         let frame = ServerFrame::Welcome {
             protocol: PROTOCOL_VERSION,
-            last_seq,
-            first_seq: 0,
-            epoch: String::new(),
+            last_seq: head.last_seq,
+            first_seq: head.first_seq,
+            epoch,
         };
-        self.send(frame.to_json().into()).await
+        self.out.push(frame.to_json().into());
+        let send = std::future::poll_fn(|cx| self.out.poll_send(cx));
+        match tokio::time::timeout(self.state.settings().send_timeout, send).await {
+            Ok(Ok(_)) => Ok(()),
+            _ => Err(End::Gone),
+        }
     }
 
-    async fn serve(&mut self, slot: &SocketSlot) -> End {
-        let shutdown = self.state.shutdown.clone();
-        let mut status = self.state.hub.status();
-        let period = self.state.settings.ping_interval;
+    async fn serve(&mut self, stream: &mut SplitStream<WebSocket>, slot: &SocketSlot) -> End {
+        let shutdown = self.state.shutdown().clone();
+        let mut status = self.state.hub().status();
+        let settings = self.state.settings().clone();
+        let period = settings.ping_interval;
         let mut ping = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
+        let stall = tokio::time::sleep(settings.send_timeout);
+        tokio::pin!(stall);
         loop {
+            if self.catching_up && self.reading.is_none() && self.out.len() < LOW_WATER {
+                self.read_page();
+            }
+            let sending = self.out.busy();
+            let take_live =
+                self.cursor.is_some() && !self.catching_up && self.out.len() < LOW_WATER;
             let step = tokio::select! {
-                () = shutdown.cancelled() => Err(End::Close(close_code::AWAY, "relay shutting down")),
-                () = slot.revoked.cancelled() => Err(End::Close(close_code::POLICY, "client token removed")),
-                msg = self.socket.recv() => self.on_client(msg).await,
-                ev = self.live.recv(), if self.cursor.is_some() => self.on_live(ev).await,
-                Ok(frame) = status.recv() => self.send(frame).await,
-                _ = ping.tick() => self.on_ping().await,
+                biased;
+                () = shutdown.cancelled() => Step::Shutdown,
+                () = slot.revoked.cancelled() => Step::Revoked,
+                msg = stream.next() => Step::Client(msg),
+                _ = ping.tick() => Step::Ping,
+                () = &mut stall, if sending => Step::Stalled,
+                r = std::future::poll_fn(|cx| self.out.poll_send(cx)), if sending => Step::Sent(r),
+                r = page_of(&mut self.reading), if self.reading.is_some() => Step::Page(r),
+                ev = self.live.recv(), if take_live => Step::Live(ev),
+                Ok(frame) = status.recv() => Step::Status(frame),
             };
-            if let Err(end) = step {
+            let was_idle = !self.out.busy();
+            let result = match step {
+                Step::Shutdown => Err(End::Close(close_code::AWAY, "relay shutting down")),
+                Step::Revoked => Err(End::Close(close_code::POLICY, "client token removed")),
+                Step::Client(msg) => self.on_client(msg).await,
+                Step::Ping => self.on_ping(),
+                Step::Stalled => {
+                    tracing::info!("dropped a client that stopped reading");
+                    Err(End::Gone)
+                }
+                Step::Sent(Ok(progress)) => {
+                    if progress.after_wait {
+                        // It had to read for us to go on: alive, even if our ping waits behind.
+                        self.last_heard = Instant::now();
+                    }
+                    stall
+                        .as_mut()
+                        .reset(tokio::time::Instant::now() + settings.send_timeout);
+                    Ok(())
+                }
+                Step::Sent(Err(_)) => Err(End::Gone),
+                Step::Page(page) => {
+                    self.reading = None;
+                    page.map_err(internal).and_then(|p| self.on_page(p))
+                }
+                Step::Live(ev) => self.on_live(ev),
+                Step::Status(frame) => {
+                    self.out.push(frame);
+                    Ok(())
+                }
+            };
+            if let Err(end) = result {
                 return end;
+            }
+            if was_idle && self.out.busy() {
+                // The stall clock starts when there is something to send.
+                stall
+                    .as_mut()
+                    .reset(tokio::time::Instant::now() + settings.send_timeout);
             }
         }
     }
@@ -126,63 +223,71 @@ impl Conn {
             None | Some(Err(_)) | Some(Ok(Message::Close(_))) => Err(End::Gone),
             Some(Ok(Message::Text(text))) => match ClientFrame::parse(&text) {
                 Ok(ClientFrame::Subscribe(sub)) => self.subscribe(sub).await,
-                Err(e) => self.refuse(e.to_string()).await,
+                Err(e) => self.refuse(e.to_string()),
             },
-            Some(Ok(Message::Binary(_))) => self.refuse("frames must be JSON text".into()).await,
+            Some(Ok(Message::Binary(_))) => self.refuse("frames must be JSON text".into()),
             Some(Ok(_)) => Ok(()), // ping/pong: being heard is all that matters
         }
     }
 
-    /// Sends an `error` frame, then closes.
-    async fn refuse(&mut self, message: String) -> Result<(), End> {
-        self.send(ServerFrame::Error { message }.to_json().into())
-            .await?;
+    /// Queues an `error` frame, then closes (the close waits for it to be sent).
+    fn refuse(&mut self, message: String) -> Result<(), End> {
+        self.out.push(ServerFrame::Error { message }.to_json().into());
         Err(End::Close(close_code::POLICY, "bad frame"))
     }
 
-    /// (Re)starts the feed: take a fresh live receiver, then replay from the store.
+    /// (Re)starts the feed: a fresh live receiver, then replay from the store after `after`
+    /// (or from the head when the client gave none).
     async fn subscribe(&mut self, filter: Subscribe) -> Result<(), End> {
-        self.live = self.state.hub.events();
+        self.live = self.state.hub().events();
         let start = match filter.after {
             Some(after) => after,
-            None => self.state.store.last_seq().await.map_err(internal)?,
+            None => self.state.store().head().await.map_err(internal)?.last_seq,
         };
+        // Frames of an earlier subscription that were not sent yet are not wanted any more.
+        self.out.drop_events();
+        self.reading = None;
         self.filter = filter;
         self.cursor = Some(start);
-        self.catch_up().await
+        self.catching_up = true;
+        Ok(())
     }
 
-    /// Sends stored events after the cursor until the store has no more.
-    async fn catch_up(&mut self) -> Result<(), End> {
-        loop {
-            let q = Query {
-                after: self.cursor.unwrap_or(0),
-                channels: self.filter.channels.clone(),
-                types: self.filter.types.clone(),
-                limit: PAGE,
-            };
-            let page = self.state.store.events(q).await.map_err(internal)?;
-            let full = page.events.len() == PAGE as usize;
-            let mut sent = 0;
-            for event in page.events {
-                let seq = event.seq.unwrap_or(0);
-                let frame = ServerFrame::Event {
-                    event: Box::new(event),
-                };
-                self.send(frame.to_json().into()).await?;
-                self.cursor = Some(seq);
-                sent += 1;
-            }
-            self.state.metrics.delivered(sent);
-            if !full {
-                // Everything up to the store's head at the time of the read is covered.
-                self.cursor = self.cursor.max(Some(page.last_seq));
-                return Ok(());
-            }
+    fn read_page(&mut self) {
+        let q = Query {
+            after: self.cursor.unwrap_or(0),
+            channels: self.filter.channels.clone(),
+            types: self.filter.types.clone(),
+            limit: PAGE,
+        };
+        let store = self.state.store().clone();
+        self.reading = Some(tokio::spawn(async move { store.rows(q).await }));
+    }
+
+    /// Queues a page of stored events; a `gap` first when what the client asked for was pruned.
+    fn on_page(&mut self, page: Page<Row>) -> Result<(), End> {
+        let cursor = self.cursor.unwrap_or(0);
+        if page.head.first_seq > cursor + 1 {
+            let (from, to) = (cursor + 1, page.head.first_seq - 1);
+            self.out.push(ServerFrame::Gap { from, to }.to_json().into());
+            self.cursor = Some(to);
         }
+        let full = page.events.len() == PAGE as usize;
+        let sent = page.events.len() as u64;
+        for row in page.events {
+            self.out.push(event_frame(row.seq, &row.body).into());
+            self.cursor = Some(row.seq);
+        }
+        self.state.metrics().delivered(sent);
+        if !full {
+            // Everything up to the store's head at the time of the read is covered.
+            self.cursor = self.cursor.max(Some(page.head.last_seq));
+            self.catching_up = false;
+        }
+        Ok(())
     }
 
-    async fn on_live(&mut self, ev: Result<Arc<Published>, RecvError>) -> Result<(), End> {
+    fn on_live(&mut self, ev: Result<Arc<Published>, RecvError>) -> Result<(), End> {
         match ev {
             Ok(p) => {
                 if Some(p.seq) <= self.cursor {
@@ -190,42 +295,124 @@ impl Conn {
                 }
                 self.cursor = Some(p.seq);
                 if self.filter.accepts(&p.channel, &p.kind) {
-                    self.send(p.frame.clone()).await?;
-                    self.state.metrics.delivered(1);
+                    self.out.push(p.frame.clone());
+                    self.state.metrics().delivered(1);
                 }
                 Ok(())
             }
             Err(RecvError::Lagged(missed)) => {
                 // Too slow for the live buffer: catch up from the store, never skip.
                 tracing::debug!(missed, "slow client resyncs from the store");
-                self.state.metrics.resync();
-                self.catch_up().await
+                self.state.metrics().resync();
+                self.catching_up = true;
+                Ok(())
             }
             Err(RecvError::Closed) => Err(End::Close(close_code::AWAY, "relay shutting down")),
         }
     }
 
-    async fn on_ping(&mut self) -> Result<(), End> {
-        if self.last_heard.elapsed() > self.state.settings.ping_interval * 2 {
+    fn on_ping(&mut self) -> Result<(), End> {
+        if self.last_heard.elapsed() > self.state.settings().ping_interval * 2 {
             return Err(End::Close(close_code::AWAY, "no answer to pings"));
         }
-        self.send_msg(Message::Ping(Default::default())).await
+        self.out.push_ping();
+        Ok(())
+    }
+}
+
+/// Frames waiting for the socket, and the socket's sending half.
+struct Outbox {
+    sink: SplitSink<WebSocket, Message>,
+    queue: VecDeque<Message>,
+    /// Frames were handed to the socket and not flushed yet.
+    unflushed: bool,
+    /// The socket could not take more the last time we tried.
+    waiting: bool,
+}
+
+/// What one send step did.
+struct Progress {
+    /// It went on after the socket had made us wait (so the client read something).
+    after_wait: bool,
+}
+
+impl Outbox {
+    fn new(sink: SplitSink<WebSocket, Message>) -> Self {
+        Self {
+            sink,
+            queue: VecDeque::new(),
+            unflushed: false,
+            waiting: false,
+        }
     }
 
-    async fn send(&mut self, text: Utf8Bytes) -> Result<(), End> {
-        self.send_msg(Message::Text(text)).await
+    fn len(&self) -> usize {
+        self.queue.len()
     }
 
-    /// Sends one frame; a socket that cannot take it within `send_timeout` is dropped.
-    async fn send_msg(&mut self, msg: Message) -> Result<(), End> {
-        match tokio::time::timeout(self.state.settings.send_timeout, self.socket.send(msg)).await {
-            Ok(Ok(())) => Ok(()),
-            Ok(Err(_)) => Err(End::Gone),
-            Err(_) => {
-                tracing::info!("dropped a client that stopped reading");
-                Err(End::Gone)
+    fn busy(&self) -> bool {
+        !self.queue.is_empty() || self.unflushed
+    }
+
+    fn push(&mut self, text: Utf8Bytes) {
+        self.queue.push_back(Message::Text(text));
+    }
+
+    /// Pings go ahead of queued data: they measure the client, not our backlog.
+    fn push_ping(&mut self) {
+        self.queue.push_front(Message::Ping(Default::default()));
+    }
+
+    /// Forgets queued frames of an earlier subscription.
+    fn drop_events(&mut self) {
+        self.queue.retain(|m| !matches!(m, Message::Text(_)));
+    }
+
+    /// Hands queued frames to the socket and flushes, as far as it takes them now. Ready once
+    /// something moved (or all is flushed); a message leaves the queue only when the socket
+    /// has accepted it, so dropping this future loses nothing.
+    fn poll_send(&mut self, cx: &mut Context<'_>) -> Poll<Result<Progress, axum::Error>> {
+        let mut moved = false;
+        while !self.queue.is_empty() {
+            match self.sink.poll_ready_unpin(cx) {
+                Poll::Ready(Ok(())) => {}
+                Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+                Poll::Pending => return self.progress(moved),
+            }
+            if let Some(msg) = self.queue.pop_front() {
+                self.sink.start_send_unpin(msg)?;
+                self.unflushed = true;
+                moved = true;
             }
         }
+        match self.sink.poll_flush_unpin(cx) {
+            Poll::Ready(Ok(())) => {
+                self.unflushed = false;
+                moved = true;
+            }
+            Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+            Poll::Pending => {}
+        }
+        self.progress(moved)
+    }
+
+    fn progress(&mut self, moved: bool) -> Poll<Result<Progress, axum::Error>> {
+        if !moved {
+            self.waiting = true;
+            return Poll::Pending;
+        }
+        let after_wait = std::mem::take(&mut self.waiting);
+        Poll::Ready(Ok(Progress { after_wait }))
+    }
+}
+
+/// The page being read (pending forever when none is: the branch is disabled then anyway).
+async fn page_of(
+    reading: &mut Option<JoinHandle<Result<Page<Row>, StoreError>>>,
+) -> Result<Page<Row>, StoreError> {
+    match reading {
+        Some(handle) => handle.await.unwrap_or(Err(StoreError::Closed)),
+        None => std::future::pending().await,
     }
 }
 

@@ -14,7 +14,7 @@ use rusqlite::{Connection, params_from_iter};
 
 pub mod clients;
 pub use clients::{ClientId, ClientInfo};
-pub use writer::{Appended, Published, Writer, revocation_info};
+pub use writer::{Appended, OnCommit, Stored, Writer, revocation_info};
 
 /// Why a store operation failed.
 #[derive(Debug, thiserror::Error)]
@@ -74,12 +74,30 @@ pub struct Query {
     pub limit: u32,
 }
 
-/// A page of events and the highest seq stored when it was read.
+/// A page of events and the store's bounds when it was read.
 #[derive(Debug, Clone)]
-pub struct Page {
+pub struct Page<T = Event> {
     /// Events in ascending seq.
-    pub events: Vec<Event>,
-    /// The store's highest seq at the time of the read.
+    pub events: Vec<T>,
+    /// What the store held at the time of the read.
+    pub head: Head,
+}
+
+/// A stored event as it is kept: its seq and its EVENT JSON without the seq (`"seq":null`).
+#[derive(Debug, Clone)]
+pub struct Row {
+    /// The seq.
+    pub seq: u64,
+    /// The stored body.
+    pub body: String,
+}
+
+/// The range of seqs a store holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Head {
+    /// The oldest seq still stored; `last_seq + 1` when none is.
+    pub first_seq: u64,
+    /// The highest seq ever stored (0 when none was), also after pruning.
     pub last_seq: u64,
 }
 
@@ -136,14 +154,42 @@ impl Store {
             .map_err(|_| StoreError::Closed)?
     }
 
-    /// The highest seq stored (0 when empty).
-    pub async fn last_seq(&self) -> Result<u64, StoreError> {
-        self.read(last_seq).await
+    /// The seqs stored now.
+    pub async fn head(&self) -> Result<Head, StoreError> {
+        self.read(head).await
     }
 
-    /// Events matching `q`, ascending, with the highest stored seq read in the same transaction.
+    /// The name of this database's history (`welcome.epoch`).
+    pub async fn epoch(&self) -> Result<String, StoreError> {
+        self.read(|c| {
+            Ok(c.query_row("SELECT value FROM meta WHERE key = 'epoch'", [], |r| {
+                r.get(0)
+            })?)
+        })
+        .await
+    }
+
+    /// Events matching `q`, ascending, with the store's bounds read in the same transaction.
     pub async fn events(&self, q: Query) -> Result<Page, StoreError> {
-        self.read(move |c| events(c, &q)).await
+        self.read(move |c| {
+            let page = rows(c, &q)?;
+            let events = page
+                .events
+                .into_iter()
+                .map(|r| decode(r.seq, &r.body))
+                .collect::<Result<_, _>>()?;
+            Ok(Page {
+                events,
+                head: page.head,
+            })
+        })
+        .await
+    }
+
+    /// Like [`Store::events`], as stored: for senders that splice the seq into the body
+    /// rather than parse and serialize every event again.
+    pub async fn rows(&self, q: Query) -> Result<Page<Row>, StoreError> {
+        self.read(move |c| rows(c, &q)).await
     }
 
     /// Counts per type for a channel (all channels when `None`) received since `since_ms`.
@@ -165,19 +211,6 @@ impl Store {
         .await
     }
 
-    /// Deletes events received before `cutoff_ms`; returns how many.
-    pub async fn prune(&self, cutoff_ms: i64) -> Result<usize, StoreError> {
-        self.read(move |c| {
-            let n = c.execute("DELETE FROM events WHERE received_ms < ?1", [cutoff_ms])?;
-            c.execute(
-                "DELETE FROM revocations WHERE received_ms < ?1",
-                [cutoff_ms],
-            )?;
-            Ok(n)
-        })
-        .await
-    }
-
     /// The login last seen for a channel id, to name channels in revocations.
     pub fn channel_login(conn: &Connection, id: &str) -> Result<Option<String>, StoreError> {
         use rusqlite::OptionalExtension;
@@ -192,26 +225,33 @@ impl Store {
     }
 }
 
-fn last_seq(conn: &Connection) -> Result<u64, StoreError> {
-    // sqlite_sequence remembers the highest seq ever given, even after pruning.
-    let seq: Option<i64> = conn
-        .query_row(
-            "SELECT MAX(m) FROM (SELECT MAX(seq) AS m FROM events
-             UNION ALL SELECT seq FROM sqlite_sequence WHERE name = 'events')",
-            [],
-            |r| r.get(0),
-        )
-        .ok()
-        .flatten();
-    Ok(seq.unwrap_or(0).max(0) as u64)
+fn head(conn: &Connection) -> Result<Head, StoreError> {
+    // sqlite_sequence remembers the highest seq ever given, even after pruning everything.
+    let (first, last): (Option<i64>, Option<i64>) = conn.query_row(
+        "SELECT (SELECT MIN(seq) FROM events),
+                MAX((SELECT COALESCE(MAX(seq), 0) FROM events),
+                    COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'events'), 0))",
+        [],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )?;
+    let last_seq = last.unwrap_or(0).max(0) as u64;
+    let first_seq = first.map_or(last_seq + 1, |f| f.max(0) as u64);
+    Ok(Head {
+        first_seq,
+        last_seq,
+    })
 }
 
-fn events(conn: &Connection, q: &Query) -> Result<Page, StoreError> {
+fn rows(conn: &Connection, q: &Query) -> Result<Page<Row>, StoreError> {
     let tx = conn.unchecked_transaction()?;
     let mut sql = String::from("SELECT seq, body FROM events WHERE seq > ?");
     let mut args: Vec<rusqlite::types::Value> =
         vec![i64::try_from(q.after).unwrap_or(i64::MAX).into()];
-    for (column, values) in [("channel_login", &q.channels), ("type", &q.types)] {
+    // Logins compare without case, as the live filter does (`Subscribe::accepts`).
+    for (column, values) in [
+        ("channel_login COLLATE NOCASE", &q.channels),
+        ("type", &q.types),
+    ] {
         if !values.is_empty() {
             let marks = vec!["?"; values.len()].join(",");
             sql.push_str(&format!(" AND {column} IN ({marks})"));
@@ -221,18 +261,17 @@ fn events(conn: &Connection, q: &Query) -> Result<Page, StoreError> {
     sql.push_str(" ORDER BY seq LIMIT ?");
     args.push(i64::from(q.limit).into());
     let mut stmt = tx.prepare_cached(&sql)?;
-    let rows = stmt.query_map(params_from_iter(args), |r| {
-        Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?))
+    let found = stmt.query_map(params_from_iter(args), |r| {
+        Ok(Row {
+            seq: r.get::<_, i64>(0)? as u64,
+            body: r.get(1)?,
+        })
     })?;
-    let mut events = Vec::new();
-    for row in rows {
-        let (seq, body) = row?;
-        events.push(decode(seq as u64, &body)?);
-    }
+    let events = found.collect::<Result<Vec<_>, _>>()?;
     drop(stmt);
-    let last_seq = last_seq(&tx)?;
+    let head = head(&tx)?;
     tx.finish()?;
-    Ok(Page { events, last_seq })
+    Ok(Page { events, head })
 }
 
 /// A stored body (EVENT JSON without seq) with its seq filled in.

@@ -1,16 +1,18 @@
 //! The single writer: one thread owns the write connection and commits whatever requests are
 //! queued in one transaction (group commit), so intake is not one fsync per webhook. Each request
 //! is answered only after its transaction commits, which is what lets `/eventsub` promise that a
-//! 204 means "on disk". Events are published to the fan-out in seq order, after the commit.
+//! 204 means "on disk". What was stored is handed to `on_commit` in seq order, after the commit.
+//! Retention deletes run here too, in bounded chunks between batches, so a prune of millions of
+//! rows never holds the write lock long enough to turn intake into errors.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
 
-use axum::extract::ws::Utf8Bytes;
-use onair_common::wire::{ServerFrame, SubscriptionInfo};
+use onair_common::wire::SubscriptionInfo;
 use onair_common::{Event, eventsub::Subscription};
-use rusqlite::{Connection, params};
-use tokio::sync::{broadcast, mpsc, oneshot};
+use rusqlite::{Connection, OptionalExtension, params};
+use tokio::sync::{mpsc, oneshot};
 
 use super::{Store, StoreError, schema};
 
@@ -20,29 +22,37 @@ const MAX_BATCH: usize = 512;
 /// notifications with 503 (Twitch retries them) rather than letting every answer get slow.
 const QUEUE_DEPTH: usize = 4096;
 
-/// A stored event as the fan-out sends it: the frame is serialized once for every client.
+/// Rows deleted per prune transaction: small enough that intake waits milliseconds for it.
+const PRUNE_CHUNK: i64 = 2000;
+
+/// A committed event: its seq and the bytes stored (the EVENT with `"seq":null`).
 #[derive(Debug)]
-pub struct Published {
+pub struct Stored {
     /// The event's seq.
     pub seq: u64,
     /// Its type, for filters.
     pub kind: String,
     /// Its channel login, for filters.
     pub channel: String,
-    /// `{"type":"event","event":{...}}`.
-    pub frame: Utf8Bytes,
+    /// The stored EVENT JSON, seq null.
+    pub body: String,
 }
+
+/// Called with each committed event, in seq order, on the writer thread: it must not block.
+pub type OnCommit = Box<dyn Fn(&Arc<Stored>) + Send>;
 
 /// The outcome of appending an event.
 #[derive(Debug, Clone)]
 pub enum Appended {
     /// Newly stored and committed.
-    Stored(Arc<Published>),
+    Stored(Arc<Stored>),
     /// Its message id was stored before; nothing changed.
     Duplicate,
 }
 
 enum Job {
+    /// Delete events and revocations received before this (ms), a chunk at a time.
+    Prune(i64, oneshot::Sender<Result<usize, StoreError>>),
     /// Commit what came before, then end the thread.
     Stop,
     Event(
@@ -63,21 +73,43 @@ enum Job {
 #[derive(Debug, Clone)]
 pub struct Writer {
     tx: mpsc::Sender<Job>,
+    // Set when the last commit failed, cleared by the next that succeeds (`/healthz`).
+    failing: Arc<AtomicBool>,
 }
 
 impl Writer {
-    /// Starts the writer on its own connection; events are published on `publish` after commit.
+    /// Starts the writer on its own connection; committed events go to `on_commit`.
     pub fn start(
         store: &Store,
-        publish: broadcast::Sender<Arc<Published>>,
+        on_commit: OnCommit,
     ) -> Result<(Self, JoinHandle<()>), StoreError> {
         let conn = schema::open(store.path())?;
         let (tx, rx) = mpsc::channel(QUEUE_DEPTH);
-        let thread = std::thread::Builder::new()
-            .name("store-writer".into())
-            .spawn(move || run(conn, rx, publish))
-            .map_err(|e| StoreError::open(store.path(), e))?;
-        Ok((Self { tx }, thread))
+        let failing = Arc::new(AtomicBool::new(false));
+        let thread = {
+            let failing = failing.clone();
+            std::thread::Builder::new()
+                .name("store-writer".into())
+                .spawn(move || Thread::new(conn, on_commit, failing).run(rx))
+                .map_err(|e| StoreError::open(store.path(), e))?
+        };
+        Ok((Self { tx, failing }, thread))
+    }
+
+    /// Whether the last commit failed (and none succeeded since).
+    pub fn failing(&self) -> bool {
+        self.failing.load(Ordering::Relaxed)
+    }
+
+    /// Deletes events and revocations received before `cutoff_ms`, in chunks between intake
+    /// batches; returns how many events went.
+    pub async fn prune(&self, cutoff_ms: i64) -> Result<usize, StoreError> {
+        let (reply, rx) = oneshot::channel();
+        self.tx
+            .send(Job::Prune(cutoff_ms, reply))
+            .await
+            .map_err(|_| StoreError::Closed)?;
+        rx.await.map_err(|_| StoreError::Closed)?
     }
 
     /// Stores an event (received at `received_ms`); returns once it is committed.
@@ -139,29 +171,171 @@ pub fn revocation_info(store: &Store, sub: &Subscription) -> SubscriptionInfo {
     }
 }
 
-fn run(
-    mut conn: Connection,
-    mut rx: mpsc::Receiver<Job>,
-    publish: broadcast::Sender<Arc<Published>>,
-) {
-    let mut batch = Vec::with_capacity(MAX_BATCH);
-    while let Some(first) = rx.blocking_recv() {
-        let mut stop = matches!(first, Job::Stop);
-        if !stop {
-            batch.push(first);
+/// A prune in progress.
+struct Pruning {
+    cutoff_ms: i64,
+    deleted: usize,
+    reply: oneshot::Sender<Result<usize, StoreError>>,
+}
+
+/// The writer thread's state.
+struct Thread {
+    conn: Connection,
+    on_commit: OnCommit,
+    failing: Arc<AtomicBool>,
+    pruning: Option<Pruning>,
+}
+
+impl Thread {
+    fn new(conn: Connection, on_commit: OnCommit, failing: Arc<AtomicBool>) -> Self {
+        Self {
+            conn,
+            on_commit,
+            failing,
+            pruning: None,
         }
-        while !stop && batch.len() < MAX_BATCH {
-            match rx.try_recv() {
-                Ok(Job::Stop) => stop = true,
-                Ok(job) => batch.push(job),
-                Err(_) => break,
+    }
+
+    fn run(mut self, mut rx: mpsc::Receiver<Job>) {
+        let mut batch = Vec::with_capacity(MAX_BATCH);
+        loop {
+            // While a prune is under way, intake goes first and a chunk runs whenever the
+            // queue is empty; otherwise sleep until there is work.
+            let first = if self.pruning.is_some() {
+                match rx.try_recv() {
+                    Ok(job) => Some(job),
+                    Err(mpsc::error::TryRecvError::Empty) => None,
+                    Err(mpsc::error::TryRecvError::Disconnected) => return,
+                }
+            } else {
+                match rx.blocking_recv() {
+                    Some(job) => Some(job),
+                    None => return,
+                }
+            };
+            let mut stop = false;
+            if let Some(first) = first {
+                self.take(first, &mut batch, &mut stop);
+                while !stop && batch.len() < MAX_BATCH {
+                    match rx.try_recv() {
+                        Ok(job) => self.take(job, &mut batch, &mut stop),
+                        Err(_) => break,
+                    }
+                }
+            }
+            if !batch.is_empty() {
+                self.commit(&mut batch);
+            } else if self.pruning.is_some() {
+                self.prune_chunk();
+            }
+            if stop {
+                return;
             }
         }
-        if !batch.is_empty() {
-            commit(&mut conn, &mut batch, &publish);
+    }
+
+    /// Sorts one job into the batch, the prune slot, or the stop flag.
+    fn take(&mut self, job: Job, batch: &mut Vec<Job>, stop: &mut bool) {
+        match job {
+            Job::Stop => *stop = true,
+            Job::Prune(cutoff_ms, reply) => {
+                if let Some(p) = self.pruning.take() {
+                    // A newer cutoff covers the older one; answer the older with what it got.
+                    let _ = p.reply.send(Ok(p.deleted));
+                }
+                self.pruning = Some(Pruning {
+                    cutoff_ms,
+                    deleted: 0,
+                    reply,
+                });
+            }
+            job => batch.push(job),
         }
-        if stop {
+    }
+
+    fn prune_chunk(&mut self) {
+        let Some(p) = self.pruning.as_mut() else {
             return;
+        };
+        let result = (|| {
+            let tx = self
+                .conn
+                .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            let n = tx.execute(
+                "DELETE FROM events WHERE seq IN
+                 (SELECT seq FROM events WHERE received_ms < ?1 LIMIT ?2)",
+                params![p.cutoff_ms, PRUNE_CHUNK],
+            )?;
+            if (n as i64) < PRUNE_CHUNK {
+                tx.execute(
+                    "DELETE FROM revocations WHERE received_ms < ?1",
+                    [p.cutoff_ms],
+                )?;
+            }
+            tx.commit()?;
+            Ok::<_, rusqlite::Error>(n)
+        })();
+        match result {
+            Ok(n) => {
+                p.deleted += n;
+                if (n as i64) < PRUNE_CHUNK {
+                    if let Some(p) = self.pruning.take() {
+                        let _ = p.reply.send(Ok(p.deleted));
+                    }
+                }
+            }
+            Err(e) => {
+                if let Some(p) = self.pruning.take() {
+                    let _ = p.reply.send(Err(e.into()));
+                }
+            }
+        }
+    }
+
+    fn commit(&mut self, batch: &mut Vec<Job>) {
+        let result = (|| {
+            let tx = self
+                .conn
+                .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            let mut done = Vec::with_capacity(batch.len());
+            for job in batch.drain(..) {
+                done.push(match job {
+                    Job::Stop | Job::Prune(..) => continue,
+                    Job::Event(event, ms, reply) => {
+                        Done::Event(reply, insert_event(&tx, *event, ms)?)
+                    }
+                    Job::Revocation(id, info, ms, reply) => {
+                        Done::Revocation(reply, insert_revocation(&tx, &id, &info, ms)?)
+                    }
+                });
+            }
+            tx.commit()?;
+            Ok::<_, rusqlite::Error>(done)
+        })();
+        let done = match result {
+            Ok(done) => done,
+            Err(e) => {
+                self.failing.store(true, Ordering::Relaxed);
+                tracing::error!(error = %e, "store commit failed; the batch is answered with errors");
+                // The jobs were drained into the failed closure; their senders dropped, so each
+                // waiting request sees `Closed` and answers 500, and Twitch retries.
+                return;
+            }
+        };
+        self.failing.store(false, Ordering::Relaxed);
+        for d in done {
+            match d {
+                Done::Event(reply, Some(stored)) => {
+                    (self.on_commit)(&stored);
+                    let _ = reply.send(Ok(Appended::Stored(stored)));
+                }
+                Done::Event(reply, None) => {
+                    let _ = reply.send(Ok(Appended::Duplicate));
+                }
+                Done::Revocation(reply, new) => {
+                    let _ = reply.send(Ok(new));
+                }
+            }
         }
     }
 }
@@ -170,104 +344,47 @@ fn run(
 enum Done {
     Event(
         oneshot::Sender<Result<Appended, StoreError>>,
-        Option<Arc<Published>>,
+        Option<Arc<Stored>>,
     ),
     Revocation(oneshot::Sender<Result<bool, StoreError>>, bool),
-}
-
-fn commit(
-    conn: &mut Connection,
-    batch: &mut Vec<Job>,
-    publish: &broadcast::Sender<Arc<Published>>,
-) {
-    let result = (|| {
-        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-        let mut done = Vec::with_capacity(batch.len());
-        for job in batch.drain(..) {
-            done.push(match job {
-                Job::Stop => continue,
-                Job::Event(event, ms, reply) => Done::Event(reply, insert_event(&tx, *event, ms)?),
-                Job::Revocation(id, info, ms, reply) => {
-                    Done::Revocation(reply, insert_revocation(&tx, &id, &info, ms)?)
-                }
-            });
-        }
-        tx.commit()?;
-        Ok::<_, rusqlite::Error>(done)
-    })();
-    match result {
-        Ok(done) => {
-            for d in done {
-                match d {
-                    Done::Event(reply, Some(p)) => {
-                        // No receivers (no clients) is fine: the event is in the store.
-                        let _ = publish.send(p.clone());
-                        let _ = reply.send(Ok(Appended::Stored(p)));
-                    }
-                    Done::Event(reply, None) => {
-                        let _ = reply.send(Ok(Appended::Duplicate));
-                    }
-                    Done::Revocation(reply, new) => {
-                        let _ = reply.send(Ok(new));
-                    }
-                }
-            }
-        }
-        Err(e) => {
-            tracing::error!(error = %e, "store commit failed; the batch is answered with errors");
-            // The jobs were drained into the failed closure; their senders dropped, so each
-            // waiting request sees `Closed` and answers 500, and Twitch retries.
-        }
-    }
 }
 
 fn insert_event(
     tx: &rusqlite::Transaction<'_>,
     mut event: Event,
     received_ms: i64,
-) -> rusqlite::Result<Option<Arc<Published>>> {
-    event.seq = None;
-    let body = serde_json::to_string(&event).unwrap_or_default();
-    let changed = tx
-        .prepare_cached(
-            "INSERT INTO events (message_id, type, channel_id, channel_login, received_ms, body)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT(message_id) DO NOTHING",
-        )?
-        .execute(params![
-            event.id,
-            event.kind,
-            event.channel.id,
-            event.channel.login,
-            received_ms,
-            body
-        ])?;
-    if changed == 0 {
+) -> rusqlite::Result<Option<Arc<Stored>>> {
+    // Looked up first rather than left to the UNIQUE constraint: a conflicting insert still
+    // takes an AUTOINCREMENT value, and seqs must stay contiguous so a client can tell a real
+    // gap from a redelivery.
+    let seen = tx
+        .prepare_cached("SELECT 1 FROM events WHERE message_id = ?1")?
+        .query_row([&event.id], |_| Ok(()))
+        .optional()?;
+    if seen.is_some() {
         return Ok(None);
     }
+    event.seq = None;
+    let body = serde_json::to_string(&event).unwrap_or_default();
+    tx.prepare_cached(
+        "INSERT INTO events (message_id, type, channel_id, channel_login, received_ms, body)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    )?
+    .execute(params![
+        event.id,
+        event.kind,
+        event.channel.id,
+        event.channel.login,
+        received_ms,
+        body
+    ])?;
     let seq = tx.last_insert_rowid() as u64;
-    Ok(Some(Arc::new(Published {
+    Ok(Some(Arc::new(Stored {
         seq,
-        frame: frame_of(seq, &body, &mut event).into(),
         kind: event.kind,
         channel: event.channel.login,
+        body,
     })))
-}
-
-/// `{"type":"event","event":EVENT}` with the seq filled in. The stored body already is the EVENT
-/// with `"seq":null` first (the struct's field order), so splicing the seq in saves serializing
-/// the whole event a second time for every webhook.
-fn frame_of(seq: u64, body: &str, event: &mut Event) -> String {
-    const NULL_SEQ: &str = "{\"seq\":null,";
-    match body.strip_prefix(NULL_SEQ) {
-        Some(rest) => format!("{{\"type\":\"event\",\"event\":{{\"seq\":{seq},{rest}}}"),
-        None => {
-            event.seq = Some(seq);
-            ServerFrame::Event {
-                event: Box::new(event.clone()),
-            }
-            .to_json()
-        }
-    }
 }
 
 fn insert_revocation(
@@ -296,37 +413,3 @@ fn insert_revocation(
     Ok(changed > 0)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use onair_common::event::{Channel, Origin};
-
-    #[test]
-    fn spliced_frame_equals_the_serialized_one() {
-        let mut event = Event {
-            seq: None,
-            id: "m".into(),
-            kind: "channel.follow".into(),
-            version: "2".into(),
-            channel: Channel {
-                id: "1".into(),
-                login: "q".into(),
-                name: "Q".into(),
-            },
-            occurred_at: "2026-01-01T00:00:00.000Z".into(),
-            received_at: "2026-01-01T00:00:00.000Z".into(),
-            origin: Origin::Twitch,
-            summary: "x followed".into(),
-            data: serde_json::json!({"user_name": "x", "nested": {"a": [1, 2]}}),
-        };
-        let body = serde_json::to_string(&event).unwrap();
-        let spliced = frame_of(42, &body, &mut event.clone());
-        event.seq = Some(42);
-        let full = ServerFrame::Event {
-            event: Box::new(event),
-        }
-        .to_json();
-        assert_eq!(spliced, full);
-        assert!(ServerFrame::parse(&spliced).is_ok());
-    }
-}

@@ -1,0 +1,187 @@
+//! Admission to webhook intake, decided from the request line and headers alone, before a body
+//! byte is read: a global cap on requests in flight, a cap per client address (so one host cannot
+//! take every slot), and a budget of declared body bytes (so stalled uploads cannot buffer more
+//! than it). A request that does not fit is shed with 503 and Twitch re-delivers it.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+
+/// Webhooks being read, verified or stored at once.
+pub const MAX_IN_FLIGHT: usize = 1024;
+/// Webhooks in flight from one client address. Twitch's deliveries are small and answered in
+/// milliseconds, so even a burst from one Twitch host stays far below this.
+pub const MAX_IN_FLIGHT_PER_ADDRESS: u32 = 128;
+/// Declared body bytes in flight at once: what stalled uploads can make the relay buffer.
+pub const BODY_BUDGET_BYTES: usize = 64 * 1024 * 1024;
+/// Budget unit; a request takes its declared length rounded up to it.
+const BUDGET_UNIT: usize = 1024;
+/// Every body gets this long, whatever its size...
+const BODY_GRACE: Duration = Duration::from_secs(5);
+/// ...plus its length at this rate (bytes per second). Twitch sends a few KiB at once.
+const MIN_BODY_RATE: u64 = 16 * 1024;
+
+/// Why a request was not admitted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Shed {
+    /// Every intake slot is taken.
+    Full,
+    /// This address has [`MAX_IN_FLIGHT_PER_ADDRESS`] in flight.
+    Address,
+    /// The body budget is spent.
+    Budget,
+}
+
+/// The intake's limits; cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Gate {
+    slots: Arc<Semaphore>,
+    budget: Arc<Semaphore>,
+    // Held only to count, never across an await.
+    per_address: Arc<Mutex<HashMap<IpAddr, u32>>>,
+    max_per_address: u32,
+}
+
+/// A request's place in intake; dropping it gives everything back.
+#[derive(Debug)]
+pub struct Admission {
+    _slot: OwnedSemaphorePermit,
+    _budget: OwnedSemaphorePermit,
+    address: AddressSlot,
+}
+
+#[derive(Debug)]
+struct AddressSlot {
+    gate: Gate,
+    ip: IpAddr,
+}
+
+impl Default for Gate {
+    fn default() -> Self {
+        Self::new(MAX_IN_FLIGHT, MAX_IN_FLIGHT_PER_ADDRESS, BODY_BUDGET_BYTES)
+    }
+}
+
+impl Gate {
+    /// A gate with these limits.
+    pub fn new(slots: usize, per_address: u32, budget_bytes: usize) -> Self {
+        Self {
+            slots: Arc::new(Semaphore::new(slots)),
+            budget: Arc::new(Semaphore::new(budget_bytes.div_ceil(BUDGET_UNIT))),
+            per_address: Arc::default(),
+            max_per_address: per_address,
+        }
+    }
+
+    /// Admits a request from `ip` declaring `body_len` bytes, or says why not.
+    pub fn admit(&self, ip: IpAddr, body_len: usize) -> Result<Admission, Shed> {
+        let address = self.take_address(ip)?;
+        let slot = self
+            .slots
+            .clone()
+            .try_acquire_owned()
+            .map_err(|_| Shed::Full)?;
+        let units = u32::try_from(body_len.div_ceil(BUDGET_UNIT).max(1)).unwrap_or(u32::MAX);
+        let budget = self
+            .budget
+            .clone()
+            .try_acquire_many_owned(units)
+            .map_err(|_| Shed::Budget)?;
+        Ok(Admission {
+            _slot: slot,
+            _budget: budget,
+            address,
+        })
+    }
+
+    /// Requests in flight (for tests and the overload figures).
+    pub fn in_flight(&self) -> usize {
+        MAX_IN_FLIGHT.saturating_sub(self.slots.available_permits())
+    }
+
+    fn take_address(&self, ip: IpAddr) -> Result<AddressSlot, Shed> {
+        let mut map = self.lock();
+        let n = map.entry(ip).or_insert(0);
+        if *n >= self.max_per_address {
+            return Err(Shed::Address);
+        }
+        *n += 1;
+        Ok(AddressSlot {
+            gate: self.clone(),
+            ip,
+        })
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<IpAddr, u32>> {
+        self.per_address.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+impl Admission {
+    /// The address it counts against.
+    pub fn ip(&self) -> IpAddr {
+        self.address.ip
+    }
+}
+
+impl Drop for AddressSlot {
+    fn drop(&mut self) {
+        let mut map = self.gate.lock();
+        if let Some(n) = map.get_mut(&self.ip) {
+            *n -= 1;
+            if *n == 0 {
+                map.remove(&self.ip);
+            }
+        }
+    }
+}
+
+/// How long a body of `len` bytes may take to arrive: a few seconds plus its length at the
+/// minimum rate, so a trickle is cut off quickly and a large honest body still fits.
+pub fn body_deadline(len: usize) -> Duration {
+    BODY_GRACE + Duration::from_millis((len as u64).saturating_mul(1000) / MIN_BODY_RATE)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ip(s: &str) -> IpAddr {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn one_address_cannot_take_every_slot() {
+        let gate = Gate::new(10, 3, 1 << 20);
+        let held: Vec<_> = (0..3).map(|_| gate.admit(ip("10.0.0.1"), 100).unwrap()).collect();
+        assert_eq!(gate.admit(ip("10.0.0.1"), 100).unwrap_err(), Shed::Address);
+        assert!(gate.admit(ip("10.0.0.2"), 100).is_ok());
+        drop(held);
+        assert!(gate.admit(ip("10.0.0.1"), 100).is_ok());
+        assert!(gate.lock().is_empty(), "released addresses leave no entry");
+    }
+
+    #[test]
+    fn slots_and_budget_are_given_back() {
+        let gate = Gate::new(2, 10, 4096);
+        let a = gate.admit(ip("10.0.0.1"), 10).unwrap();
+        let _b = gate.admit(ip("10.0.0.2"), 10).unwrap();
+        assert_eq!(gate.admit(ip("10.0.0.3"), 10).unwrap_err(), Shed::Full);
+        drop(a);
+        // 4 KiB budget, 1 KiB taken: a 3 KiB body fits, a 4 KiB one does not.
+        assert_eq!(gate.admit(ip("10.0.0.3"), 4096).unwrap_err(), Shed::Budget);
+        let c = gate.admit(ip("10.0.0.3"), 3 * 1024).unwrap();
+        drop(c);
+        assert_eq!(gate.lock().get(&ip("10.0.0.3")), None);
+    }
+
+    #[test]
+    fn deadline_grows_with_the_declared_length() {
+        assert_eq!(body_deadline(0), BODY_GRACE);
+        assert!(body_deadline(2_000) < Duration::from_secs(6));
+        assert_eq!(body_deadline(1024 * 1024), BODY_GRACE + Duration::from_secs(64));
+    }
+}

@@ -1,0 +1,134 @@
+//! The accept loop. `axum::serve` builds its connections without a timer, so hyper's
+//! header-read timeout never fires and a peer that sends half a request line holds its socket
+//! forever; this loop serves each connection with hyper's HTTP/1 builder, a timer, a header-read
+//! timeout (which also bounds a keep-alive connection waiting for its next request), the idle
+//! guard, and a cap on concurrent connections.
+
+use std::io;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::Request;
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::Semaphore;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tower_service::Service;
+
+use super::guard::Guarded;
+use super::peer::PeerAddr;
+
+/// Connection limits.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Concurrent TCP connections (WebSockets included); beyond it the relay stops accepting
+    /// until one closes, and the kernel's backlog holds the rest.
+    pub max_connections: usize,
+    /// Longest a request's headers (or a keep-alive connection's next request) may take.
+    pub header_read_timeout: Duration,
+    /// Longest a connection may move no byte in either direction.
+    pub idle_timeout: Duration,
+}
+
+/// How long to wait after `accept` fails (out of descriptors) before trying again.
+const ACCEPT_BACKOFF: Duration = Duration::from_millis(50);
+
+/// Serves `router` on `listener` until `shutdown` is cancelled; then stops accepting, lets each
+/// connection finish the request it is in, and returns once they have all ended (upgraded
+/// sockets are closed by their own tasks on the same token), or `grace` has passed.
+pub async fn serve(
+    listener: TcpListener,
+    router: Router,
+    limits: Limits,
+    shutdown: CancellationToken,
+    grace: Duration,
+) -> io::Result<()> {
+    let places = Arc::new(Semaphore::new(limits.max_connections.max(1)));
+    let connections = TaskTracker::new();
+    let mut http = hyper::server::conn::http1::Builder::new();
+    http.timer(TokioTimer::new())
+        .header_read_timeout(limits.header_read_timeout)
+        .keep_alive(true);
+    loop {
+        let permit = tokio::select! {
+            () = shutdown.cancelled() => break,
+            p = places.clone().acquire_owned() => match p {
+                Ok(p) => p,
+                Err(_) => break,
+            },
+        };
+        let (tcp, peer) = tokio::select! {
+            () = shutdown.cancelled() => break,
+            accepted = listener.accept() => match accepted {
+                Ok(a) => a,
+                Err(e) => {
+                    // Out of descriptors or a connection reset before accept: not fatal.
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(ACCEPT_BACKOFF).await;
+                    continue;
+                }
+            },
+        };
+        let io = TokioIo::new(Guarded::new(tcp_ready(tcp), permit, limits.idle_timeout));
+        let conn = http
+            .serve_connection(io, PeerService::new(router.clone(), peer))
+            .with_upgrades();
+        let shutdown = shutdown.clone();
+        connections.spawn(async move {
+            tokio::pin!(conn);
+            let result = tokio::select! {
+                r = conn.as_mut() => r,
+                () = shutdown.cancelled() => {
+                    conn.as_mut().graceful_shutdown();
+                    conn.await
+                }
+            };
+            if let Err(e) = result {
+                // Timeouts, resets and garbage from the internet: normal, and not ours to fix.
+                tracing::debug!(%peer, error = %e, "connection ended");
+            }
+        });
+    }
+    drop(listener);
+    connections.close();
+    if tokio::time::timeout(grace, connections.wait()).await.is_err() {
+        tracing::warn!("some connections did not finish in time");
+    }
+    Ok(())
+}
+
+fn tcp_ready(tcp: TcpStream) -> TcpStream {
+    // Small frames and answers: send them now rather than waiting to coalesce.
+    let _ = tcp.set_nodelay(true);
+    tcp
+}
+
+/// The router, with the connection's peer address put into each request.
+#[derive(Debug, Clone)]
+struct PeerService {
+    router: Router,
+    peer: SocketAddr,
+}
+
+impl PeerService {
+    fn new(router: Router, peer: SocketAddr) -> Self {
+        Self { router, peer }
+    }
+}
+
+impl hyper::service::Service<hyper::Request<Incoming>> for PeerService {
+    type Response = axum::response::Response;
+    type Error = std::convert::Infallible;
+    type Future = axum::routing::future::RouteFuture<std::convert::Infallible>;
+
+    fn call(&self, mut req: hyper::Request<Incoming>) -> Self::Future {
+        req.extensions_mut().insert(PeerAddr(self.peer));
+        let req: Request = req.map(axum::body::Body::new);
+        // A Router is always ready; calling a clone keeps `call(&self)`.
+        self.router.clone().call(req)
+    }
+}
