@@ -30,7 +30,9 @@ pub fn run(config_path: Option<&Path>) -> ExitCode {
         self::problems(&config)
             .into_iter()
             // A key set to a bad value is reported as such, not also as missing.
-            .filter(|p| !(p.starts_with("relay.webhook_secret") && invalid("relay.webhook_secret"))),
+            .filter(|p| {
+                !(p.starts_with("relay.webhook_secret") && invalid("relay.webhook_secret"))
+            }),
     );
     let config = &config;
     match &config.file {
@@ -163,7 +165,13 @@ mod tests {
             weak_secret(&"a".repeat(40)),
             Some("it uses one kind of character only")
         );
-        assert_eq!(weak_secret("0123456789012345678901234567890123"), Some("it uses one kind of character only"));
-        assert_eq!(weak_secret("9f86d081884c7d659a2feaa0c55ad015a3bf4f1b"), None);
+        assert_eq!(
+            weak_secret("0123456789012345678901234567890123"),
+            Some("it uses one kind of character only")
+        );
+        assert_eq!(
+            weak_secret("9f86d081884c7d659a2feaa0c55ad015a3bf4f1b"),
+            None
+        );
     }
 }

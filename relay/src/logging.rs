@@ -48,7 +48,11 @@ mod tests {
     #[test]
     fn no_directive_turns_on_library_tracing() {
         let cap = cap();
-        for target in ["hyper::proto::h1::role", "tungstenite::protocol", "reqwest::connect"] {
+        for target in [
+            "hyper::proto::h1::role",
+            "tungstenite::protocol",
+            "reqwest::connect",
+        ] {
             assert!(!cap.would_enable(target, &Level::DEBUG), "{target}");
             assert!(cap.would_enable(target, &Level::WARN), "{target}");
         }

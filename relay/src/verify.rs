@@ -221,7 +221,10 @@ mod tests {
         assert_eq!(claimed(&h), Err(Rejection::BadSignature));
         h.insert(SIGNATURE, HeaderValue::from_static(""));
         assert_eq!(claimed(&h), Err(Rejection::BadSignature));
-        assert!(claimed(&headers(V1_SIG)).is_ok(), "well formed before the body");
+        assert!(
+            claimed(&headers(V1_SIG)).is_ok(),
+            "well formed before the body"
+        );
     }
 
     #[test]

@@ -143,7 +143,10 @@ fn check_warns_about_a_weak_secret_that_serve_still_accepts() {
     let out = run(
         dir.path(),
         &["check"],
-        &[("ONAIR_RELAY_WEBHOOK_SECRET", "change-me-to-a-long-random-string")],
+        &[(
+            "ONAIR_RELAY_WEBHOOK_SECRET",
+            "change-me-to-a-long-random-string",
+        )],
     );
     let all = format!("{}{}", text(&out.stdout), text(&out.stderr));
     assert!(

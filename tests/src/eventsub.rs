@@ -181,6 +181,20 @@ impl Sender {
         }
     }
 
+    /// A sender whose connections come from `source` (a loopback address such as 127.0.0.2),
+    /// so tests can tell Twitch's traffic from an attacker's as the relay does.
+    pub fn from_address(base: &str, secret: &str, source: std::net::IpAddr) -> Self {
+        Self {
+            http: reqwest::Client::builder()
+                .timeout(std::time::Duration::from_secs(10))
+                .local_address(source)
+                .build()
+                .unwrap(),
+            callback: format!("{base}/eventsub"),
+            secret: secret.into(),
+        }
+    }
+
     /// Sends a delivery signed with our secret.
     pub async fn send(&self, d: &Delivery) -> reqwest::Response {
         self.send_signed_with(d, &self.secret).await

@@ -9,4 +9,5 @@ pub mod eventsub;
 pub mod helix;
 pub mod irc;
 pub mod relay;
+pub mod relay_process;
 pub mod twitch_auth;

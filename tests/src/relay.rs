@@ -117,6 +117,34 @@ impl TestRelay {
         req.send().await.unwrap()
     }
 
+    /// Stores `n` events of `kind` for `channel` straight through the writer, as if received
+    /// at `received_ms` (old ones to test pruning); far faster than posting each.
+    pub async fn seed(&self, n: usize, kind: &str, received_ms: i64) {
+        let body: serde_json::Value =
+            serde_json::from_str(&crate::eventsub::fixture(kind)).unwrap();
+        let envelope: onair_common::eventsub::Envelope = serde_json::from_value(body).unwrap();
+        let received = jiff::Timestamp::from_millisecond(received_ms).unwrap();
+        let mut left = n;
+        while left > 0 {
+            let batch = left.min(512);
+            left -= batch;
+            let appends = (0..batch).map(|_| {
+                let id = crate::eventsub::message_id();
+                let event = onair_common::Event::from_notification(
+                    &id,
+                    "2026-01-01T00:00:00Z",
+                    &envelope,
+                    received,
+                )
+                .unwrap();
+                self.state.writer().append(event, received_ms)
+            });
+            for r in futures_util::future::join_all(appends).await {
+                r.unwrap();
+            }
+        }
+    }
+
     /// Graceful shutdown; waits until the relay has stopped.
     pub async fn stop(mut self) {
         self.shutdown().await;
@@ -142,6 +170,10 @@ pub struct WsClient {
     ws: WebSocketStream<MaybeTlsStream<TcpStream>>,
     /// `last_seq` from the welcome frame.
     pub welcome_seq: u64,
+    /// `first_seq` from the welcome frame.
+    pub first_seq: u64,
+    /// `epoch` from the welcome frame.
+    pub epoch: String,
 }
 
 /// How long a test waits for a frame it expects.
@@ -153,6 +185,19 @@ impl WsClient {
         Self::try_connect(relay, token).await.expect("connect")
     }
 
+    /// Connects with a small kernel receive buffer, as a client on a slow link sees it: what
+    /// the relay sends waits in the relay's buffers rather than the client's.
+    pub async fn connect_small_buffer(relay: &TestRelay, token: &str) -> Self {
+        let socket = tokio::net::TcpSocket::new_v4().unwrap();
+        socket.set_recv_buffer_size(32 * 1024).unwrap();
+        let tcp = socket.connect(relay.addr).await.unwrap();
+        let url = format!("ws://{}/ws?token={token}", relay.addr);
+        let (ws, _) = tokio_tungstenite::client_async(url, MaybeTlsStream::Plain(tcp))
+            .await
+            .unwrap();
+        Self::welcomed(ws).await
+    }
+
     /// Connects, or returns the HTTP status the relay refused with.
     pub async fn try_connect(relay: &TestRelay, token: &str) -> Result<Self, u16> {
         let url = format!("ws://{}/ws?token={token}", relay.addr);
@@ -161,16 +206,30 @@ impl WsClient {
             Err(tungstenite::Error::Http(resp)) => return Err(resp.status().as_u16()),
             Err(e) => panic!("connect failed: {e}"),
         };
-        let mut c = Self { ws, welcome_seq: 0 };
+        Ok(Self::welcomed(ws).await)
+    }
+
+    async fn welcomed(ws: WebSocketStream<MaybeTlsStream<TcpStream>>) -> Self {
+        let mut c = Self {
+            ws,
+            welcome_seq: 0,
+            first_seq: 0,
+            epoch: String::new(),
+        };
         match c.next_frame().await {
             Some(ServerFrame::Welcome {
                 protocol: 1,
                 last_seq,
-                ..
-            }) => c.welcome_seq = last_seq,
+                first_seq,
+                epoch,
+            }) => {
+                c.welcome_seq = last_seq;
+                c.first_seq = first_seq;
+                c.epoch = epoch;
+            }
             other => panic!("expected welcome, got {other:?}"),
         }
-        Ok(c)
+        c
     }
 
     /// Sends `subscribe`. Without `after`, resumes from the welcome's `last_seq`: the same feed as
@@ -204,6 +263,21 @@ impl WsClient {
                 Some(Ok(Message::Close(_))) | None | Some(Err(_)) => return Ok(None),
                 Some(Ok(_)) => continue,
             }
+        }
+    }
+
+    /// The next message of any kind (pings included), or `None` when the socket closed.
+    pub async fn next_message(&mut self) -> Option<Message> {
+        match tokio::time::timeout(FRAME_WAIT, self.ws.next())
+            .await
+            .expect("no message in time")
+        {
+            Some(Ok(m)) => Some(m),
+            Some(Err(e)) => {
+                eprintln!("websocket error: {e}");
+                None
+            }
+            None => None,
         }
     }
 

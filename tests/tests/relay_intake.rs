@@ -110,7 +110,10 @@ async fn forged_and_malformed_requests_are_refused_and_not_stored() {
         .filter(|(k, _)| *k != "Twitch-Eventsub-Message-Signature")
         .cloned()
         .collect();
-    assert_eq!(twitch.send_raw(unsigned, d.body.clone()).await.status(), 403);
+    assert_eq!(
+        twitch.send_raw(unsigned, d.body.clone()).await.status(),
+        403
+    );
     // A missing header.
     headers.retain(|(k, _)| *k != "Twitch-Eventsub-Message-Timestamp");
     assert_eq!(twitch.send_raw(headers, d.body.clone()).await.status(), 400);

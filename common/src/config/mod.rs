@@ -234,7 +234,9 @@ impl Reader {
                 })
                 .map_or(8, |n| n as u32),
             max_connections: self
-                .get("relay.max_connections", |i| values::integer(i, 16, 1_000_000))
+                .get("relay.max_connections", |i| {
+                    values::integer(i, 16, 1_000_000)
+                })
                 .map_or(10_000, |n| n as u32),
         };
         let config = Config {

@@ -112,6 +112,9 @@ pub async fn healthz(State(state): State<AppState>) -> (StatusCode, &'static str
     if state.healthy() {
         (StatusCode::OK, "ok\n")
     } else {
-        (StatusCode::SERVICE_UNAVAILABLE, "store failing: the last commit failed\n")
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "store failing: the last commit failed\n",
+        )
     }
 }

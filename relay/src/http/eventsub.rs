@@ -152,7 +152,11 @@ async fn answer(state: &AppState, hook: VerifiedWebhook) -> Answer {
     let id = hook.meta.message_id.as_str();
     if let MessageType::Other(kind) = &hook.meta.message_type {
         // Signed, so Twitch's: acknowledged so it is not retried, but nothing is stored.
-        tracing::info!(message_id = id, kind, "ignored a webhook of an unknown message type");
+        tracing::info!(
+            message_id = id,
+            kind,
+            "ignored a webhook of an unknown message type"
+        );
         return Answer::Plain(Outcome::Ignored);
     }
     let envelope: Envelope = match serde_json::from_slice(&hook.body) {

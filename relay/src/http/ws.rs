@@ -75,7 +75,7 @@ enum Step {
     Client(Option<Result<Message, axum::Error>>),
     Ping,
     Stalled,
-    Sent(Result<Progress, axum::Error>),
+    Sent(Result<(), axum::Error>),
     Page(Result<Page<Row>, StoreError>),
     Live(Result<Arc<Published>, RecvError>),
     Status(Utf8Bytes),
@@ -91,6 +91,7 @@ async fn run(socket: WebSocket, state: AppState, slot: SocketSlot) {
         catching_up: false,
         reading: None,
         last_heard: Instant::now(),
+        last_busy: Instant::now(),
         state,
     };
     let end = match conn.welcome().await {
@@ -124,8 +125,13 @@ struct Conn {
     catching_up: bool,
     /// The store page being read.
     reading: Option<JoinHandle<Result<Page<Row>, StoreError>>>,
-    /// Last sign of life: a frame from the client, or a send that had to wait for it to read.
+    /// Last frame from the client.
     last_heard: Instant,
+    /// Last time frames were waiting to be sent. Our ping queues behind what the socket
+    /// buffers, so a client busy reading a catch-up answers late through no fault of its own:
+    /// missed pings count only from when we were done sending (a client that stops reading
+    /// altogether is dropped by the stall timeout instead).
+    last_busy: Instant,
 }
 
 impl Conn {
@@ -184,11 +190,7 @@ impl Conn {
                     tracing::info!("dropped a client that stopped reading");
                     Err(End::Gone)
                 }
-                Step::Sent(Ok(progress)) => {
-                    if progress.after_wait {
-                        // It had to read for us to go on: alive, even if our ping waits behind.
-                        self.last_heard = Instant::now();
-                    }
+                Step::Sent(Ok(())) => {
                     stall
                         .as_mut()
                         .reset(tokio::time::Instant::now() + settings.send_timeout);
@@ -207,6 +209,9 @@ impl Conn {
             };
             if let Err(end) = result {
                 return end;
+            }
+            if self.out.has_data() {
+                self.last_busy = Instant::now();
             }
             if was_idle && self.out.busy() {
                 // The stall clock starts when there is something to send.
@@ -232,7 +237,8 @@ impl Conn {
 
     /// Queues an `error` frame, then closes (the close waits for it to be sent).
     fn refuse(&mut self, message: String) -> Result<(), End> {
-        self.out.push(ServerFrame::Error { message }.to_json().into());
+        self.out
+            .push(ServerFrame::Error { message }.to_json().into());
         Err(End::Close(close_code::POLICY, "bad frame"))
     }
 
@@ -269,7 +275,8 @@ impl Conn {
         let cursor = self.cursor.unwrap_or(0);
         if page.head.first_seq > cursor + 1 {
             let (from, to) = (cursor + 1, page.head.first_seq - 1);
-            self.out.push(ServerFrame::Gap { from, to }.to_json().into());
+            self.out
+                .push(ServerFrame::Gap { from, to }.to_json().into());
             self.cursor = Some(to);
         }
         let full = page.events.len() == PAGE as usize;
@@ -312,7 +319,8 @@ impl Conn {
     }
 
     fn on_ping(&mut self) -> Result<(), End> {
-        if self.last_heard.elapsed() > self.state.settings().ping_interval * 2 {
+        let quiet_since = self.last_heard.max(self.last_busy);
+        if !self.out.has_data() && quiet_since.elapsed() > self.state.settings().ping_interval * 2 {
             return Err(End::Close(close_code::AWAY, "no answer to pings"));
         }
         self.out.push_ping();
@@ -326,14 +334,8 @@ struct Outbox {
     queue: VecDeque<Message>,
     /// Frames were handed to the socket and not flushed yet.
     unflushed: bool,
-    /// The socket could not take more the last time we tried.
-    waiting: bool,
-}
-
-/// What one send step did.
-struct Progress {
-    /// It went on after the socket had made us wait (so the client read something).
-    after_wait: bool,
+    /// Text frames in `queue` (pings are not counted: they are ours, not the client's load).
+    texts: usize,
 }
 
 impl Outbox {
@@ -342,7 +344,7 @@ impl Outbox {
             sink,
             queue: VecDeque::new(),
             unflushed: false,
-            waiting: false,
+            texts: 0,
         }
     }
 
@@ -354,8 +356,14 @@ impl Outbox {
         !self.queue.is_empty() || self.unflushed
     }
 
+    /// Whether frames for the client are waiting (not just our pings).
+    fn has_data(&self) -> bool {
+        self.texts > 0
+    }
+
     fn push(&mut self, text: Utf8Bytes) {
         self.queue.push_back(Message::Text(text));
+        self.texts += 1;
     }
 
     /// Pings go ahead of queued data: they measure the client, not our backlog.
@@ -366,20 +374,24 @@ impl Outbox {
     /// Forgets queued frames of an earlier subscription.
     fn drop_events(&mut self) {
         self.queue.retain(|m| !matches!(m, Message::Text(_)));
+        self.texts = 0;
     }
 
     /// Hands queued frames to the socket and flushes, as far as it takes them now. Ready once
     /// something moved (or all is flushed); a message leaves the queue only when the socket
     /// has accepted it, so dropping this future loses nothing.
-    fn poll_send(&mut self, cx: &mut Context<'_>) -> Poll<Result<Progress, axum::Error>> {
+    fn poll_send(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), axum::Error>> {
         let mut moved = false;
         while !self.queue.is_empty() {
             match self.sink.poll_ready_unpin(cx) {
                 Poll::Ready(Ok(())) => {}
                 Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
-                Poll::Pending => return self.progress(moved),
+                Poll::Pending => return progress(moved),
             }
             if let Some(msg) = self.queue.pop_front() {
+                if matches!(msg, Message::Text(_)) {
+                    self.texts -= 1;
+                }
                 self.sink.start_send_unpin(msg)?;
                 self.unflushed = true;
                 moved = true;
@@ -393,16 +405,16 @@ impl Outbox {
             Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
             Poll::Pending => {}
         }
-        self.progress(moved)
+        progress(moved)
     }
+}
 
-    fn progress(&mut self, moved: bool) -> Poll<Result<Progress, axum::Error>> {
-        if !moved {
-            self.waiting = true;
-            return Poll::Pending;
-        }
-        let after_wait = std::mem::take(&mut self.waiting);
-        Poll::Ready(Ok(Progress { after_wait }))
+/// Ready once something moved, so the loop can go round (and reset the stall clock).
+fn progress(moved: bool) -> Poll<Result<(), axum::Error>> {
+    if moved {
+        Poll::Ready(Ok(()))
+    } else {
+        Poll::Pending
     }
 }
 

@@ -156,7 +156,9 @@ mod tests {
     #[test]
     fn one_address_cannot_take_every_slot() {
         let gate = Gate::new(10, 3, 1 << 20);
-        let held: Vec<_> = (0..3).map(|_| gate.admit(ip("10.0.0.1"), 100).unwrap()).collect();
+        let held: Vec<_> = (0..3)
+            .map(|_| gate.admit(ip("10.0.0.1"), 100).unwrap())
+            .collect();
         assert_eq!(gate.admit(ip("10.0.0.1"), 100).unwrap_err(), Shed::Address);
         assert!(gate.admit(ip("10.0.0.2"), 100).is_ok());
         drop(held);
@@ -182,6 +184,9 @@ mod tests {
     fn deadline_grows_with_the_declared_length() {
         assert_eq!(body_deadline(0), BODY_GRACE);
         assert!(body_deadline(2_000) < Duration::from_secs(6));
-        assert_eq!(body_deadline(1024 * 1024), BODY_GRACE + Duration::from_secs(64));
+        assert_eq!(
+            body_deadline(1024 * 1024),
+            BODY_GRACE + Duration::from_secs(64)
+        );
     }
 }

@@ -127,6 +127,10 @@ mod tests {
         assert_eq!(err.kind(), io::ErrorKind::TimedOut);
         assert_eq!(permits.available_permits(), 0, "held until dropped");
         drop(g);
-        assert_eq!(permits.available_permits(), 1, "a closed socket frees its place");
+        assert_eq!(
+            permits.available_permits(),
+            1,
+            "a closed socket frees its place"
+        );
     }
 }

@@ -43,11 +43,26 @@ mod tests {
     #[test]
     fn forwarded_for_counts_only_behind_a_local_proxy() {
         let mut h = HeaderMap::new();
-        h.append("x-forwarded-for", HeaderValue::from_static("6.6.6.6, 203.0.113.9"));
-        assert_eq!(client_ip(peer("127.0.0.1:5000"), &h), "203.0.113.9".parse::<IpAddr>().unwrap());
-        assert_eq!(client_ip(peer("198.51.100.7:5000"), &h), "198.51.100.7".parse::<IpAddr>().unwrap());
-        assert_eq!(client_ip(peer("127.0.0.2:1"), &HeaderMap::new()), "127.0.0.2".parse::<IpAddr>().unwrap());
+        h.append(
+            "x-forwarded-for",
+            HeaderValue::from_static("6.6.6.6, 203.0.113.9"),
+        );
+        assert_eq!(
+            client_ip(peer("127.0.0.1:5000"), &h),
+            "203.0.113.9".parse::<IpAddr>().unwrap()
+        );
+        assert_eq!(
+            client_ip(peer("198.51.100.7:5000"), &h),
+            "198.51.100.7".parse::<IpAddr>().unwrap()
+        );
+        assert_eq!(
+            client_ip(peer("127.0.0.2:1"), &HeaderMap::new()),
+            "127.0.0.2".parse::<IpAddr>().unwrap()
+        );
         h.insert("x-forwarded-for", HeaderValue::from_static("garbage"));
-        assert_eq!(client_ip(peer("[::1]:9"), &h), "::1".parse::<IpAddr>().unwrap());
+        assert_eq!(
+            client_ip(peer("[::1]:9"), &h),
+            "::1".parse::<IpAddr>().unwrap()
+        );
     }
 }

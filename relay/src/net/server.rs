@@ -34,6 +34,10 @@ pub struct Limits {
     pub idle_timeout: Duration,
 }
 
+/// The most a connection buffers of what it reads.
+const MAX_BUF_BYTES: usize = 64 * 1024;
+/// Each socket's kernel send buffer (Linux doubles it for bookkeeping).
+const SEND_BUFFER_BYTES: usize = 128 * 1024;
 /// How long to wait after `accept` fails (out of descriptors) before trying again.
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(50);
 
@@ -52,6 +56,9 @@ pub async fn serve(
     let mut http = hyper::server::conn::http1::Builder::new();
     http.timer(TokioTimer::new())
         .header_read_timeout(limits.header_read_timeout)
+        // hyper's read buffer grows to 400 KiB by default; a thousand uploads would hold that
+        // each. Headers are also capped by it, and Twitch's are well under 1 KiB.
+        .max_buf_size(MAX_BUF_BYTES)
         .keep_alive(true);
     loop {
         let permit = tokio::select! {
@@ -95,7 +102,10 @@ pub async fn serve(
     }
     drop(listener);
     connections.close();
-    if tokio::time::timeout(grace, connections.wait()).await.is_err() {
+    if tokio::time::timeout(grace, connections.wait())
+        .await
+        .is_err()
+    {
         tracing::warn!("some connections did not finish in time");
     }
     Ok(())
@@ -104,6 +114,9 @@ pub async fn serve(
 fn tcp_ready(tcp: TcpStream) -> TcpStream {
     // Small frames and answers: send them now rather than waiting to coalesce.
     let _ = tcp.set_nodelay(true);
+    // Autotuning lets each socket's send buffer grow to megabytes: kernel memory per slow
+    // client, and a ping queued behind all of it. A fixed buffer keeps both small.
+    let _ = rustix::net::sockopt::set_socket_send_buffer_size(&tcp, SEND_BUFFER_BYTES);
     tcp
 }
 

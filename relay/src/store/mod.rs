@@ -162,9 +162,11 @@ impl Store {
     /// The name of this database's history (`welcome.epoch`).
     pub async fn epoch(&self) -> Result<String, StoreError> {
         self.read(|c| {
-            Ok(c.query_row("SELECT value FROM meta WHERE key = 'epoch'", [], |r| {
-                r.get(0)
-            })?)
+            Ok(
+                c.query_row("SELECT value FROM meta WHERE key = 'epoch'", [], |r| {
+                    r.get(0)
+                })?,
+            )
         })
         .await
     }

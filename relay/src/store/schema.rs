@@ -66,13 +66,13 @@ fn private_file(path: &Path) -> std::io::Result<()> {
     #[cfg(unix)]
     {
         use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            if !dir.exists() {
-                std::fs::DirBuilder::new()
-                    .recursive(true)
-                    .mode(0o700)
-                    .create(dir)?;
-            }
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty())
+            && !dir.exists()
+        {
+            std::fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(dir)?;
         }
         let file = std::fs::OpenOptions::new()
             .create(true)
@@ -87,10 +87,10 @@ fn private_file(path: &Path) -> std::io::Result<()> {
         for suffix in ["-wal", "-shm"] {
             let mut side = path.as_os_str().to_owned();
             side.push(suffix);
-            if let Ok(meta) = std::fs::metadata(&side) {
-                if meta.permissions().mode() & 0o077 != 0 {
-                    std::fs::set_permissions(&side, std::fs::Permissions::from_mode(0o600))?;
-                }
+            if let Ok(meta) = std::fs::metadata(&side)
+                && meta.permissions().mode() & 0o077 != 0
+            {
+                std::fs::set_permissions(&side, std::fs::Permissions::from_mode(0o600))?;
             }
         }
     }

@@ -79,10 +79,7 @@ pub struct Writer {
 
 impl Writer {
     /// Starts the writer on its own connection; committed events go to `on_commit`.
-    pub fn start(
-        store: &Store,
-        on_commit: OnCommit,
-    ) -> Result<(Self, JoinHandle<()>), StoreError> {
+    pub fn start(store: &Store, on_commit: OnCommit) -> Result<(Self, JoinHandle<()>), StoreError> {
         let conn = schema::open(store.path())?;
         let (tx, rx) = mpsc::channel(QUEUE_DEPTH);
         let failing = Arc::new(AtomicBool::new(false));
@@ -278,10 +275,10 @@ impl Thread {
         match result {
             Ok(n) => {
                 p.deleted += n;
-                if (n as i64) < PRUNE_CHUNK {
-                    if let Some(p) = self.pruning.take() {
-                        let _ = p.reply.send(Ok(p.deleted));
-                    }
+                if (n as i64) < PRUNE_CHUNK
+                    && let Some(p) = self.pruning.take()
+                {
+                    let _ = p.reply.send(Ok(p.deleted));
                 }
             }
             Err(e) => {
@@ -317,8 +314,10 @@ impl Thread {
             Err(e) => {
                 self.failing.store(true, Ordering::Relaxed);
                 tracing::error!(error = %e, "store commit failed; the batch is answered with errors");
-                // The jobs were drained into the failed closure; their senders dropped, so each
-                // waiting request sees `Closed` and answers 500, and Twitch retries.
+                // Dropping the jobs drops their reply senders: each waiting request sees
+                // `Closed` and answers 500, and Twitch retries. (A failure before the drain
+                // would otherwise leave them queued and retried forever, unanswered.)
+                batch.clear();
                 return;
             }
         };
@@ -412,4 +411,3 @@ fn insert_revocation(
         ])?;
     Ok(changed > 0)
 }
-

@@ -1,0 +1,212 @@
+//! The relay on the public internet, attacked without any secret (reliability cases in
+//! `docs/reliability.md`): half-sent requests, trickled bodies, and a relay started with the
+//! common 1024 open-file limit. Each test runs the real `onair-relay` process on loopback; the
+//! attacker connects from 127.0.0.1 and "Twitch" from 127.0.0.2, as they would from different
+//! hosts.
+
+#![allow(clippy::unwrap_used)] // Tests: a panic is the failure report.
+
+use std::time::{Duration, Instant};
+
+use futures_util::future::join_all;
+use onair_tests::eventsub::Delivery;
+use onair_tests::relay_process::{Options, RelayProcess};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+const ATTACKERS: usize = 1100;
+
+/// The test process itself needs more than 1024 descriptors to attack with 1100 sockets.
+fn room_for_attackers() {
+    let fitted = onair_relay::net::nofile::fit(ATTACKERS * 2 + 200);
+    assert!(
+        fitted.max_connections >= ATTACKERS + 100,
+        "this machine's hard open-file limit ({}) is too low for the test",
+        fitted.hard
+    );
+}
+
+async fn connect_all(addr: &str, n: usize) -> Vec<TcpStream> {
+    let mut out = Vec::with_capacity(n);
+    for chunk in 0..n.div_ceil(100) {
+        let batch = (chunk * 100..n.min(chunk * 100 + 100)).map(|_| TcpStream::connect(addr));
+        for s in join_all(batch).await {
+            out.push(s.unwrap());
+        }
+    }
+    out
+}
+
+/// Reads until the relay closes the socket; returns when, or `None` if it stayed open.
+async fn closed_within(mut s: TcpStream, wait: Duration) -> Option<Duration> {
+    let start = Instant::now();
+    let mut buf = [0u8; 1024];
+    loop {
+        match tokio::time::timeout(wait.saturating_sub(start.elapsed()), s.read(&mut buf)).await {
+            Ok(Ok(0)) | Ok(Err(_)) => return Some(start.elapsed()),
+            Ok(Ok(_)) => continue, // a 408 or similar on the way out
+            Err(_) => return None,
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn half_sent_requests_neither_starve_webhooks_nor_stay_open() {
+    room_for_attackers();
+    let dir = tempfile::tempdir().unwrap();
+    let relay = RelayProcess::start(
+        dir.path(),
+        Options {
+            soft_nofile: Some(1024),
+            ..Options::default()
+        },
+    )
+    .await;
+    assert!(
+        relay.soft_nofile() >= 10_000,
+        "the relay raised its soft limit to fit relay.max_connections: {}",
+        relay.soft_nofile()
+    );
+    assert!(
+        relay.log().contains("raised the open-file limit"),
+        "{}",
+        relay.log()
+    );
+
+    let addr = format!("127.0.0.1:{}", relay.port);
+    let mut attackers = connect_all(&addr, ATTACKERS).await;
+    for (i, s) in attackers.iter_mut().enumerate() {
+        // Half a request line, or a request line and half the headers, then nothing.
+        let partial: &[u8] = if i % 2 == 0 {
+            b"POST /eventsub HT"
+        } else {
+            b"POST /eventsub HTTP/1.1\r\nHost: relay\r\nTwitch-Eventsub-Mess"
+        };
+        s.write_all(partial).await.unwrap();
+    }
+    let attacked = Instant::now();
+
+    let twitch = relay.twitch_from("127.0.0.2");
+    let sent = Instant::now();
+    let answer = twitch.send(&Delivery::fixture("channel.follow")).await;
+    assert_eq!(answer.status(), 204);
+    assert!(
+        sent.elapsed() < Duration::from_secs(2),
+        "a signed webhook is answered within 2 s beside 1,100 half-open requests: {:?}",
+        sent.elapsed()
+    );
+
+    let closes = join_all(
+        attackers
+            .into_iter()
+            .map(|s| closed_within(s, Duration::from_secs(30))),
+    )
+    .await;
+    let still_open = closes.iter().filter(|c| c.is_none()).count();
+    assert_eq!(
+        still_open, 0,
+        "every half-sent request is closed within 30 s"
+    );
+    let slowest = attacked.elapsed();
+    assert!(slowest < Duration::from_secs(30), "{slowest:?}");
+    // And the descriptors went back: only the listener, SQLite's files and the runtime's remain.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while relay.open_fds() > 100 && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(relay.open_fds() <= 100, "fds left: {}", relay.open_fds());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn trickled_bodies_with_and_without_twitch_headers_cannot_starve_intake() {
+    room_for_attackers();
+    let dir = tempfile::tempdir().unwrap();
+    let mut relay = RelayProcess::start(
+        dir.path(),
+        Options {
+            soft_nofile: Some(1024),
+            ..Options::default()
+        },
+    )
+    .await;
+    let token = relay.add_client("ops");
+    let addr = format!("127.0.0.1:{}", relay.port);
+    let mut attackers = connect_all(&addr, ATTACKERS).await;
+    for (i, s) in attackers.iter_mut().enumerate() {
+        let head = if i % 2 == 0 {
+            // Twitch's headers with a fresh timestamp and a well-formed (wrong) signature: it
+            // cannot be refused before its body, so it must not be able to hold intake either.
+            let ts = onair_tests::eventsub::twitch_timestamp(jiff::Timestamp::now());
+            format!(
+                "POST /eventsub HTTP/1.1\r\nHost: relay\r\nContent-Type: application/json\r\nContent-Length: 2000\r\n\
+                 Twitch-Eventsub-Message-Id: attack-{i}\r\nTwitch-Eventsub-Message-Timestamp: {ts}\r\n\
+                 Twitch-Eventsub-Message-Type: notification\r\n\
+                 Twitch-Eventsub-Message-Signature: sha256={}\r\n\r\n",
+                "ab".repeat(32)
+            )
+        } else {
+            "POST /eventsub HTTP/1.1\r\nHost: relay\r\nContent-Type: application/json\r\nContent-Length: 2000\r\n\r\n".to_owned()
+        };
+        s.write_all(head.as_bytes()).await.unwrap();
+    }
+    // Every attacker trickles one byte a second.
+    let trickle = tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(1));
+        for _ in 0..12 {
+            tick.tick().await;
+            for s in attackers.iter_mut() {
+                let _ = s.write_all(b"{").await;
+            }
+        }
+        attackers
+    });
+
+    let twitch = relay.twitch_from("127.0.0.2");
+    let mut slowest = Duration::ZERO;
+    for _ in 0..20 {
+        let sent = Instant::now();
+        let answer = twitch.send(&Delivery::fixture("channel.cheer")).await;
+        assert_eq!(answer.status(), 204);
+        slowest = slowest.max(sent.elapsed());
+        tokio::time::sleep(Duration::from_millis(400)).await;
+    }
+    assert!(
+        slowest < Duration::from_secs(2),
+        "slowest answer {slowest:?}"
+    );
+    drop(trickle.await.unwrap());
+
+    let metrics = reqwest::Client::new()
+        .get(format!("{}/metrics", relay.base))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let count = |outcome: &str| -> u64 {
+        let key = format!("onair_webhooks_total{{outcome=\"{outcome}\"}} ");
+        metrics
+            .lines()
+            .find_map(|l| l.strip_prefix(key.as_str()))
+            .unwrap()
+            .parse()
+            .unwrap()
+    };
+    assert_eq!(count("ok"), 20, "{metrics}");
+    assert_eq!(
+        count("malformed"),
+        550,
+        "headerless ones refused before the body: {metrics}"
+    );
+    assert!(
+        count("overloaded") > 0,
+        "one address cannot take every slot: {metrics}"
+    );
+    assert!(
+        count("slow_body") > 0,
+        "trickles that got in were cut off: {metrics}"
+    );
+    assert!(relay.alive());
+}

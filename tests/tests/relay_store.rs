@@ -1,0 +1,259 @@
+//! What the store promises clients: contiguous seqs (a redelivery burns none), pruning in
+//! chunks through the writer while webhooks keep getting 204, `first_seq`/`epoch` in the
+//! welcome and a `gap` frame for pruned history, case-insensitive channel filters in replay,
+//! `/healthz` 503 while commits fail, and a database only its owner can read.
+
+#![allow(clippy::unwrap_used)] // Tests: a panic is the failure report.
+
+use std::time::{Duration, Instant};
+
+use onair_common::wire::{ServerFrame, Subscribe};
+use onair_relay::metrics::Outcome;
+use onair_tests::eventsub::Delivery;
+use onair_tests::relay::{TestRelay, WsClient};
+
+const DAY_MS: i64 = 86_400_000;
+
+fn now_ms() -> i64 {
+    jiff::Timestamp::now().as_millisecond()
+}
+
+fn after(seq: u64) -> Subscribe {
+    Subscribe {
+        after: Some(seq),
+        ..Default::default()
+    }
+}
+
+#[tokio::test]
+async fn a_redelivery_takes_no_seq_and_unknown_types_are_not_counted_as_stored() {
+    let dir = tempfile::tempdir().unwrap();
+    let relay = TestRelay::start(&dir.path().join("relay.sqlite3")).await;
+    let token = relay.add_client("t");
+    let twitch = relay.twitch();
+    let a = Delivery::fixture("channel.follow");
+    assert_eq!(twitch.send(&a).await.status(), 204);
+    assert_eq!(twitch.send(&a.redelivery()).await.status(), 204);
+    assert_eq!(
+        twitch
+            .send(&Delivery::fixture("channel.cheer"))
+            .await
+            .status(),
+        204
+    );
+    let mut ws = WsClient::connect(&relay, &token).await;
+    assert_eq!(ws.welcome_seq, 2, "last_seq is the highest stored seq");
+    ws.subscribe(after(0)).await;
+    assert_eq!(ws.next_event().await.seq, Some(1));
+    assert_eq!(
+        ws.next_event().await.seq,
+        Some(2),
+        "no hole after a redelivery"
+    );
+
+    // A signed message of a type Twitch may add one day: acknowledged, not stored.
+    let mut other = Delivery::fixture("channel.follow");
+    other.message_type = "future_message_kind".into();
+    assert_eq!(twitch.send(&other).await.status(), 204);
+    let m = relay.state.metrics();
+    assert_eq!(m.webhooks(Outcome::Ignored), 1);
+    assert_eq!(m.webhooks(Outcome::Ok), 2);
+    let text = relay
+        .get("/metrics", Some(&token))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(text.contains("onair_events_stored_total 2\n"), "{text}");
+    relay.stop().await;
+}
+
+#[tokio::test]
+async fn replay_filters_channels_without_case_as_live_does() {
+    let dir = tempfile::tempdir().unwrap();
+    let relay = TestRelay::start(&dir.path().join("relay.sqlite3")).await;
+    let token = relay.add_client("t");
+    let d = Delivery::fixture("channel.follow");
+    assert_eq!(relay.twitch().send(&d).await.status(), 204);
+    let login = relay
+        .state
+        .store()
+        .events(onair_relay::store::Query {
+            limit: 1,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .events[0]
+        .channel
+        .login
+        .clone();
+    let mut ws = WsClient::connect(&relay, &token).await;
+    ws.subscribe(Subscribe {
+        channels: vec![login.to_uppercase()],
+        after: Some(0),
+        ..Default::default()
+    })
+    .await;
+    assert_eq!(ws.next_event().await.channel.login, login);
+    relay.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pruning_a_large_history_runs_in_chunks_while_webhooks_get_204() {
+    let dir = tempfile::tempdir().unwrap();
+    let relay = TestRelay::start(&dir.path().join("relay.sqlite3")).await;
+    let token = relay.add_client("t");
+    const OLD: usize = 60_000;
+    relay
+        .seed(OLD, "channel.follow", now_ms() - 40 * DAY_MS)
+        .await;
+    relay.seed(5, "channel.cheer", now_ms()).await;
+
+    let writer = relay.state.writer().clone();
+    let prune = tokio::spawn(async move { writer.prune(now_ms() - 30 * DAY_MS).await });
+    let twitch = relay.twitch();
+    let mut slowest = Duration::ZERO;
+    let mut posted = 0;
+    while !prune.is_finished() || posted < 5 {
+        let sent = Instant::now();
+        assert_eq!(
+            twitch
+                .send(&Delivery::fixture("channel.follow"))
+                .await
+                .status(),
+            204
+        );
+        slowest = slowest.max(sent.elapsed());
+        posted += 1;
+    }
+    assert_eq!(prune.await.unwrap().unwrap(), OLD);
+    assert!(posted >= 5);
+    assert!(
+        slowest < Duration::from_secs(1),
+        "slowest webhook during the prune: {slowest:?}"
+    );
+
+    // What was pruned is named as a gap; what is left replays in full.
+    let last = OLD as u64 + 5 + posted;
+    let mut ws = WsClient::connect(&relay, &token).await;
+    assert_eq!(ws.first_seq, OLD as u64 + 1);
+    assert_eq!(ws.welcome_seq, last);
+    ws.subscribe(after(10)).await;
+    match ws.next_frame().await {
+        Some(ServerFrame::Gap { from, to }) => assert_eq!((from, to), (11, OLD as u64)),
+        other => panic!("expected a gap, got {other:?}"),
+    }
+    for seq in OLD as u64 + 1..=last {
+        assert_eq!(ws.next_event().await.seq, Some(seq));
+    }
+    // A client already past the pruned range gets no gap.
+    let mut ws = WsClient::connect(&relay, &token).await;
+    ws.subscribe(after(last - 1)).await;
+    assert_eq!(ws.next_event().await.seq, Some(last));
+    relay.stop().await;
+}
+
+#[tokio::test]
+async fn the_epoch_stays_with_the_database_and_changes_with_a_new_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("relay.sqlite3");
+    let relay = TestRelay::start(&db).await;
+    let token = relay.add_client("t");
+    let first = WsClient::connect(&relay, &token).await.epoch;
+    assert_eq!(first.len(), 32);
+    relay.stop().await;
+    let relay = TestRelay::start(&db).await;
+    assert_eq!(
+        WsClient::connect(&relay, &token).await.epoch,
+        first,
+        "same history"
+    );
+    relay.stop().await;
+
+    let other = TestRelay::start(&dir.path().join("new.sqlite3")).await;
+    let token = other.add_client("t");
+    let ws = WsClient::connect(&other, &token).await;
+    assert_ne!(ws.epoch, first, "a new database is a new epoch");
+    assert_eq!(
+        (ws.first_seq, ws.welcome_seq),
+        (1, 0),
+        "empty: first_seq is last_seq + 1"
+    );
+    other.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn healthz_is_503_while_commits_fail_and_recovers() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("relay.sqlite3");
+    let relay = TestRelay::start(&db).await;
+    assert_eq!(relay.get("/healthz", None).await.status(), 200);
+    // Another process holds the write lock past the writer's busy timeout.
+    let (locked_tx, locked) = tokio::sync::oneshot::channel();
+    let (release, release_rx) = std::sync::mpsc::channel::<()>();
+    let holder = std::thread::spawn(move || {
+        let store = onair_relay::store::Store::open(&db).unwrap();
+        store
+            .with_conn(|c| {
+                c.execute_batch("BEGIN IMMEDIATE")?;
+                locked_tx.send(()).unwrap();
+                let _ = release_rx.recv();
+                c.execute_batch("ROLLBACK")?;
+                Ok(())
+            })
+            .unwrap();
+    });
+    locked.await.unwrap();
+    let twitch = relay.twitch();
+    assert_eq!(
+        twitch
+            .send(&Delivery::fixture("channel.follow"))
+            .await
+            .status(),
+        500
+    );
+    assert_eq!(relay.get("/healthz", None).await.status(), 503);
+    release.send(()).unwrap();
+    holder.join().unwrap();
+    assert_eq!(
+        twitch
+            .send(&Delivery::fixture("channel.follow"))
+            .await
+            .status(),
+        204
+    );
+    assert_eq!(relay.get("/healthz", None).await.status(), 200);
+    relay.stop().await;
+}
+
+#[cfg(unix)]
+#[tokio::test]
+async fn the_database_and_its_wal_are_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("data/relay.sqlite3");
+    let relay = TestRelay::start(&db).await;
+    relay.add_client("t");
+    assert_eq!(
+        relay
+            .twitch()
+            .send(&Delivery::fixture("channel.follow"))
+            .await
+            .status(),
+        204
+    );
+    for name in ["relay.sqlite3", "relay.sqlite3-wal", "relay.sqlite3-shm"] {
+        let mode = std::fs::metadata(dir.path().join("data").join(name))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600, "{name}: {mode:o}");
+    }
+    let dmode = std::fs::metadata(dir.path().join("data"))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(dmode & 0o777, 0o700);
+    relay.stop().await;
+}
