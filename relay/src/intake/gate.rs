@@ -1,7 +1,9 @@
 //! Admission to webhook intake, decided from the request line and headers alone, before a body
 //! byte is read: a global cap on requests in flight, a cap per client address (so one host cannot
-//! take every slot), and a budget of declared body bytes (so stalled uploads cannot buffer more
-//! than it). A request that does not fit is shed with 503 and Twitch re-delivers it.
+//! take every slot), and a budget for large bodies (so stalled uploads cannot buffer more than
+//! it). Twitch's bodies are a few KiB: they never touch the large-body budget, so uploads that
+//! exhaust it cannot starve real notifications. A request that does not fit is shed with 503
+//! and Twitch re-delivers it.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -15,7 +17,10 @@ pub const MAX_IN_FLIGHT: usize = 1024;
 /// Webhooks in flight from one client address. Twitch's deliveries are small and answered in
 /// milliseconds, so even a burst from one Twitch host stays far below this.
 pub const MAX_IN_FLIGHT_PER_ADDRESS: u32 = 128;
-/// Declared body bytes in flight at once: what stalled uploads can make the relay buffer.
+/// Bodies up to this size need only an intake slot (so at most `MAX_IN_FLIGHT` times this).
+pub const SMALL_BODY_BYTES: usize = 64 * 1024;
+/// Declared bytes of larger bodies in flight at once: what stalled uploads can make the relay
+/// buffer beyond the small ones.
 pub const BODY_BUDGET_BYTES: usize = 64 * 1024 * 1024;
 /// Budget unit; a request takes its declared length rounded up to it.
 const BUDGET_UNIT: usize = 1024;
@@ -31,7 +36,7 @@ pub enum Shed {
     Full,
     /// This address has [`MAX_IN_FLIGHT_PER_ADDRESS`] in flight.
     Address,
-    /// The body budget is spent.
+    /// The large-body budget is spent.
     Budget,
 }
 
@@ -49,7 +54,7 @@ pub struct Gate {
 #[derive(Debug)]
 pub struct Admission {
     _slot: OwnedSemaphorePermit,
-    _budget: OwnedSemaphorePermit,
+    _budget: Option<OwnedSemaphorePermit>,
     address: AddressSlot,
 }
 
@@ -84,12 +89,13 @@ impl Gate {
             .clone()
             .try_acquire_owned()
             .map_err(|_| Shed::Full)?;
-        let units = u32::try_from(body_len.div_ceil(BUDGET_UNIT).max(1)).unwrap_or(u32::MAX);
-        let budget = self
-            .budget
-            .clone()
-            .try_acquire_many_owned(units)
-            .map_err(|_| Shed::Budget)?;
+        let budget = if body_len > SMALL_BODY_BYTES {
+            let units = u32::try_from(body_len.div_ceil(BUDGET_UNIT)).unwrap_or(u32::MAX);
+            let permit = self.budget.clone().try_acquire_many_owned(units);
+            Some(permit.map_err(|_| Shed::Budget)?)
+        } else {
+            None
+        };
         Ok(Admission {
             _slot: slot,
             _budget: budget,
@@ -168,14 +174,16 @@ mod tests {
 
     #[test]
     fn slots_and_budget_are_given_back() {
-        let gate = Gate::new(2, 10, 4096);
-        let a = gate.admit(ip("10.0.0.1"), 10).unwrap();
-        let _b = gate.admit(ip("10.0.0.2"), 10).unwrap();
-        assert_eq!(gate.admit(ip("10.0.0.3"), 10).unwrap_err(), Shed::Full);
-        drop(a);
-        // 4 KiB budget, 1 KiB taken: a 3 KiB body fits, a 4 KiB one does not.
-        assert_eq!(gate.admit(ip("10.0.0.3"), 4096).unwrap_err(), Shed::Budget);
-        let c = gate.admit(ip("10.0.0.3"), 3 * 1024).unwrap();
+        let gate = Gate::new(3, 10, 200 * 1024);
+        let big = 100 * 1024;
+        let a = gate.admit(ip("10.0.0.1"), big).unwrap();
+        let _b = gate.admit(ip("10.0.0.2"), big).unwrap();
+        // The large-body budget is spent, but a Twitch-sized body still gets in.
+        assert_eq!(gate.admit(ip("10.0.0.3"), big).unwrap_err(), Shed::Budget);
+        let small = gate.admit(ip("10.0.0.3"), 2_000).unwrap();
+        assert_eq!(gate.admit(ip("10.0.0.4"), 10).unwrap_err(), Shed::Full);
+        drop((a, small));
+        let c = gate.admit(ip("10.0.0.3"), big).unwrap();
         drop(c);
         assert_eq!(gate.lock().get(&ip("10.0.0.3")), None);
     }
