@@ -4,9 +4,6 @@
 //! Every state change and every typed message reaches the owner over a channel; sends come in
 //! through a [`ChatHandle`] and are held back by the rate limiter, never dropped.
 
-use std::future::Future;
-use std::pin::Pin;
-use std::sync::Arc;
 use std::time::Duration;
 
 use onair_common::Secret;
@@ -18,17 +15,20 @@ use super::message::Incoming;
 use super::outbox::{Outbox, SendError};
 use super::ratelimit::Limits;
 use super::session::{End, Session};
+use crate::auth::TokenHandle;
+use crate::backoff::Backoff;
 
-/// Gets a fresh login after Twitch refused the token (refreshing it), or `None`.
-pub type Refresh =
-    Arc<dyn Fn() -> Pin<Box<dyn Future<Output = Option<(String, Secret)>> + Send>> + Send + Sync>;
+/// Consecutive refused logins, each with a token the owner handed out after the previous
+/// refusal, before chat gives up: Twitch would not take a fresh token either.
+const MAX_REFUSED_LOGINS: u32 = 3;
 
 /// How a connection is set up.
 #[derive(Clone)]
 pub struct ChatConfig {
     /// `wss://irc-ws.chat.twitch.tv:443` or a fake.
     pub url: Url,
-    /// Login and access token; `None` reads anonymously.
+    /// Login and access token; `None` reads anonymously. With [`ChatConfig::tokens`] set, it is
+    /// replaced by the owner's current token on every connect.
     pub login: Option<(String, Secret)>,
     /// Channel login to join.
     pub channel: String,
@@ -40,8 +40,9 @@ pub struct ChatConfig {
     pub backoff: (Duration, Duration),
     /// Chat rate limits.
     pub limits: Limits,
-    /// Called once if Twitch refuses the login; the connection retries with what it returns.
-    pub refresh: Option<Refresh>,
+    /// The process's token owner: asked for the token on every connect, told when Twitch
+    /// refuses it.
+    pub tokens: Option<TokenHandle>,
 }
 
 impl std::fmt::Debug for ChatConfig {
@@ -65,7 +66,7 @@ impl ChatConfig {
             pong_timeout: Duration::from_secs(5),
             backoff: (Duration::from_secs(1), Duration::from_secs(30)),
             limits: Limits::default(),
-            refresh: None,
+            tokens: None,
         }
     }
 }
@@ -144,11 +145,21 @@ async fn run(
     mut requests: mpsc::Receiver<super::outbox::Request>,
     shutdown: CancellationToken,
 ) -> Result<(), ChatError> {
-    let mut outbox = Outbox::new(config.limits, config.login.is_some());
-    let mut delay = config.backoff.0;
-    let mut refresh = config.refresh.take();
+    let mut outbox = Outbox::new(
+        config.limits,
+        config.login.is_some() || config.tokens.is_some(),
+    );
+    let mut backoff = Backoff::new(config.backoff.0, config.backoff.1);
+    let mut refused = 0u32;
     loop {
         let _ = events.send(ChatEvent::State(ChatState::Connecting)).await;
+        if let Some(tokens) = &config.tokens {
+            // Every connect asks: another task or process may have rotated the pair since.
+            match tokens.current().await {
+                Ok(t) => config.login = Some((t.login, t.access_token)),
+                Err(e) => return Err(give_up(&mut outbox, e.to_string())),
+            }
+        }
         let mut session = Session {
             config: &config,
             events: &events,
@@ -158,32 +169,35 @@ async fn run(
         let end = session.run(&mut requests, &shutdown).await;
         let joined = session.joined;
         outbox.connection_lost();
+        if joined {
+            backoff.reset();
+            refused = 0;
+        }
         let (reason, at_once) = match end {
             End::Shutdown => return Ok(()),
             End::AuthFailed(text) => {
-                // One refresh, then give up (twitch.md D.2: the server closes after the NOTICE).
-                let fresh = match refresh.take() {
-                    Some(r) => r().await,
-                    None => None,
+                refused += 1;
+                let (Some(tokens), Some((_, access))) = (&config.tokens, &config.login) else {
+                    return Err(give_up(&mut outbox, text));
                 };
-                match fresh {
-                    Some(login) => {
-                        tracing::info!("chat refused the login; retrying with a refreshed token");
-                        config.login = Some(login);
-                        continue;
-                    }
-                    None => {
-                        outbox.fail_all(SendError::Rejected(text.clone()));
-                        return Err(ChatError::AuthFailed(text));
-                    }
+                if refused >= MAX_REFUSED_LOGINS {
+                    return Err(give_up(&mut outbox, text));
                 }
+                // The owner refreshes (once, whoever else reports the same token) or hands
+                // over the pair another process stored; the next connect asks it again.
+                if let Err(e) = tokens.refused(access).await {
+                    return Err(give_up(&mut outbox, e.to_string()));
+                }
+                tracing::info!("chat refused the login; retrying with the owner's token");
+                continue;
             }
             End::Retry { reason, at_once } => (reason, at_once),
         };
-        if joined {
-            delay = config.backoff.0;
-        }
-        let wait = if at_once { Duration::ZERO } else { delay };
+        let wait = if at_once {
+            Duration::ZERO
+        } else {
+            backoff.next_delay()
+        };
         tracing::info!(%reason, ?wait, "chat connection lost; reconnecting");
         let _ = events
             .send(ChatEvent::State(ChatState::Backoff {
@@ -195,8 +209,11 @@ async fn run(
             () = shutdown.cancelled() => return Ok(()),
             () = tokio::time::sleep(wait) => {}
         }
-        if !at_once {
-            delay = (delay * 2).min(config.backoff.1);
-        }
     }
+}
+
+/// Fails every queued send and ends the connection: the login is not accepted.
+fn give_up(outbox: &mut Outbox, why: String) -> ChatError {
+    outbox.fail_all(SendError::Rejected(why.clone()));
+    ChatError::AuthFailed(why)
 }
