@@ -20,10 +20,14 @@ pub async fn login(config: &Config, scopes: Option<String>) -> Result<ExitCode> 
         None => DEFAULT_SCOPES.iter().map(|s| s.to_string()).collect(),
     };
     let device = auth.start_login(&scopes).await?;
-    let shown = out::line(&format!("Open {}", device.verification_uri))
-        .and_then(|()| out::line(&format!("and enter the code {}", device.user_code)));
-    if shown.is_err() {
-        return Ok(ExitCode::SUCCESS); // nobody can read the code
+    let text = format!(
+        "Open {}\nand enter the code {}",
+        device.verification_uri, device.user_code
+    );
+    if out::line(&text).is_err() {
+        // stdout is closed, but a person may still be at the terminal: the code goes to stderr
+        // rather than nowhere, and the exit code still says whether the login worked.
+        eprintln!("{text}");
     }
     eprintln!(
         "Any browser works, your phone too. Waiting for approval (the code expires in {} min; Ctrl-C cancels)...",
