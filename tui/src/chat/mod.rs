@@ -1,5 +1,6 @@
 //! Twitch chat over IRC-on-WebSocket: the parser, the typed messages, the connection, sending.
 
+mod config;
 pub mod connection;
 pub mod irc;
 pub mod message;
@@ -7,6 +8,7 @@ pub mod outbox;
 mod privmsg;
 pub mod ratelimit;
 mod session;
+mod transport;
 
 pub use irc::{IrcMessage, ParseError, parse};
 pub use message::{ChatLine, ChatMessage, Incoming, UserNotice};

@@ -1,23 +1,20 @@
-//! One chat session: a socket from connect to drop. It logs in, joins, answers PINGs, sends
-//! its own PING with a PONG deadline, feeds the outbox, and says how it ended so the connection
-//! loop can reconnect (or stop).
+//! One chat session: a [`Transport`] from connect to drop. It logs in, joins, answers PINGs,
+//! sends its own PING with a PONG deadline, feeds the outbox, all in one `select!`, and says how
+//! it ended so the connection loop can reconnect (or stop).
 
 use std::time::Duration;
 
-use futures_util::{SinkExt, StreamExt};
-use tokio::net::TcpStream;
 use tokio::sync::mpsc;
-use tokio::time::{Instant, sleep_until, timeout};
-use tokio_tungstenite::tungstenite::Message;
-use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+use tokio::time::{Instant, sleep_until};
 use tokio_util::sync::CancellationToken;
 
-use super::connection::{ChatConfig, ChatEvent, ChatState};
+use super::config::{ChatConfig, ChatEvent, ChatState};
 use super::message::{ChatLine, Incoming};
 use super::outbox::{Outbox, Request};
-use super::read_line;
+use super::transport::Transport;
 
-type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
+/// Connecting (TCP, TLS, WebSocket) may take this long.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// How one session ended.
 pub(super) enum End {
@@ -45,12 +42,7 @@ impl Session<'_> {
     ) -> End {
         let mut ws = match self.open().await {
             Ok(ws) => ws,
-            Err(reason) => {
-                return End::Retry {
-                    reason,
-                    at_once: false,
-                };
-            }
+            Err(reason) => return retry(reason),
         };
         let mut next_ping = Instant::now() + self.config.ping_interval;
         let mut pong_deadline: Option<Instant> = None;
@@ -60,14 +52,13 @@ impl Session<'_> {
             let confirm_by = self.outbox.confirm_deadline().unwrap_or(far);
             let step = tokio::select! {
                 () = shutdown.cancelled() => {
-                    let _ = ws.close(None).await;
+                    ws.close().await;
                     return End::Shutdown;
                 }
-                frame = ws.next() => match frame {
-                    Some(Ok(Message::Text(text))) => self.on_frame(&mut ws, &text, &mut pong_deadline).await,
-                    Some(Ok(Message::Close(_))) | None => Err(End::Retry { reason: "Twitch closed the connection".into(), at_once: false }),
-                    Some(Err(e)) => Err(End::Retry { reason: format!("connection error: {e}"), at_once: false }),
-                    Some(Ok(_)) => Ok(()),
+                lines = ws.recv() => match lines {
+                    Some(Ok(lines)) => self.on_lines(&mut ws, lines, &mut pong_deadline).await,
+                    None => Err(retry("Twitch closed the connection".into())),
+                    Some(Err(reason)) => Err(retry(reason)),
                 },
                 Some(req) = requests.recv() => {
                     self.outbox.push(req);
@@ -81,7 +72,7 @@ impl Session<'_> {
                 () = sleep_until(next_ping) => {
                     next_ping = Instant::now() + self.config.ping_interval;
                     pong_deadline = Some(Instant::now() + self.config.pong_timeout);
-                    send(&mut ws, "PING :tmi.twitch.tv").await
+                    ws.send("PING :tmi.twitch.tv").await.map_err(retry)
                 }
                 () = sleep_until(pong_deadline.unwrap_or(far)), if pong_deadline.is_some() => {
                     Err(End::Retry { reason: "no PONG from Twitch: the link is dead".into(), at_once: false })
@@ -94,62 +85,34 @@ impl Session<'_> {
     }
 
     /// Connects, requests capabilities, logs in and joins.
-    async fn open(&mut self) -> Result<Socket, String> {
-        let connect = tokio_tungstenite::connect_async(self.config.url.as_str());
-        let (mut ws, _) = match timeout(Duration::from_secs(10), connect).await {
-            Ok(Ok(ok)) => ok,
-            Ok(Err(e)) => return Err(format!("cannot connect to {}: {e}", self.config.url)),
-            Err(_) => return Err(format!("connecting to {} timed out", self.config.url)),
-        };
-        let fail = |e: End| match e {
-            End::Retry { reason, .. } => reason,
-            _ => "login failed".into(),
-        };
-        send(
-            &mut ws,
-            "CAP REQ :twitch.tv/tags twitch.tv/commands twitch.tv/membership",
-        )
-        .await
-        .map_err(fail)?;
+    async fn open(&mut self) -> Result<Transport, String> {
+        let mut ws = Transport::connect(&self.config.url, CONNECT_TIMEOUT).await?;
+        ws.send("CAP REQ :twitch.tv/tags twitch.tv/commands twitch.tv/membership")
+            .await?;
         match &self.config.login {
             Some((login, token)) => {
-                send(&mut ws, &format!("PASS oauth:{}", token.expose()))
-                    .await
-                    .map_err(fail)?;
-                send(&mut ws, &format!("NICK {login}"))
-                    .await
-                    .map_err(fail)?;
+                ws.send(&format!("PASS oauth:{}", token.expose())).await?;
+                ws.send(&format!("NICK {login}")).await?;
             }
             None => {
                 let n: u32 = rand::random_range(10_000..100_000);
-                send(&mut ws, &format!("NICK justinfan{n}"))
-                    .await
-                    .map_err(fail)?;
+                ws.send(&format!("NICK justinfan{n}")).await?;
             }
         }
-        send(&mut ws, &format!("JOIN #{}", self.config.channel))
-            .await
-            .map_err(fail)?;
+        ws.send(&format!("JOIN #{}", self.config.channel)).await?;
         Ok(ws)
     }
 
-    /// Handles one text frame; a frame may carry several `\r\n`-separated lines.
-    async fn on_frame(
+    /// Handles the lines of one frame.
+    async fn on_lines(
         &mut self,
-        ws: &mut Socket,
-        text: &str,
+        ws: &mut Transport,
+        lines: Vec<Incoming>,
         pong_deadline: &mut Option<Instant>,
     ) -> Result<(), End> {
-        for line in text.split("\r\n").filter(|l| !l.is_empty()) {
-            let incoming = match read_line(line) {
-                Ok(i) => i,
-                Err(e) => {
-                    tracing::warn!(error = %e, line = %line.chars().take(200).collect::<String>(), "skipped a malformed chat line");
-                    continue;
-                }
-            };
+        for incoming in lines {
             match &incoming {
-                Incoming::Ping(arg) => send(ws, &format!("PONG :{arg}")).await?,
+                Incoming::Ping(arg) => ws.send(&format!("PONG :{arg}")).await.map_err(retry)?,
                 Incoming::Pong => *pong_deadline = None,
                 Incoming::Reconnect => {
                     return Err(End::Retry {
@@ -208,20 +171,18 @@ impl Session<'_> {
         Ok(())
     }
 
-    async fn send_next(&mut self, ws: &mut Socket) -> Result<(), End> {
+    async fn send_next(&mut self, ws: &mut Transport) -> Result<(), End> {
         if let Some(line) = self.outbox.take_next(&self.config.channel, Instant::now()) {
-            send(ws, &line).await?;
+            ws.send(&line).await.map_err(retry)?;
         }
         Ok(())
     }
 }
 
-/// Sends one command in its own text frame.
-async fn send(ws: &mut Socket, line: &str) -> Result<(), End> {
-    ws.send(Message::text(line.to_owned()))
-        .await
-        .map_err(|e| End::Retry {
-            reason: format!("send failed: {e}"),
-            at_once: false,
-        })
+/// A failure that ends the session: reconnect after a backoff.
+fn retry(reason: String) -> End {
+    End::Retry {
+        reason,
+        at_once: false,
+    }
 }
