@@ -25,6 +25,29 @@ pub struct User {
 }
 
 impl User {
+    /// The one place a user is built from tags, given raw (still escaped) values as Twitch sent
+    /// them: PRIVMSG's one-pass tag scan and every other message use it alike.
+    pub(super) fn from_tags(
+        id: &str,
+        login: String,
+        display_name: &str,
+        color: &str,
+        badges: &str,
+    ) -> Self {
+        let name = unescape(display_name).trim().to_owned();
+        Self {
+            id: unescape(id).into_owned(),
+            name: if name.is_empty() { login.clone() } else { name },
+            login,
+            color: (!color.is_empty()).then(|| unescape(color).into_owned()),
+            badges: badges
+                .split(',')
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned)
+                .collect(),
+        }
+    }
+
     /// The chosen `#RRGGBB` color as components.
     pub fn rgb(&self) -> Option<(u8, u8, u8)> {
         let hex = self
@@ -296,25 +319,14 @@ fn privileged(m: &IrcMessage<'_>) -> bool {
 }
 
 fn user(m: &IrcMessage<'_>, login: &str) -> User {
-    let name = m
-        .tag_nonempty("display-name")
-        .map(|c| c.trim().to_owned())
-        .filter(|n| !n.is_empty());
-    User {
-        id: m.tag("user-id").unwrap_or_default().into_owned(),
-        login: login.to_owned(),
-        name: name.unwrap_or_else(|| login.to_owned()),
-        color: m.tag_nonempty("color").map(|c| c.into_owned()),
-        badges: m
-            .tag_raw("badges")
-            .map(|b| {
-                b.split(',')
-                    .filter(|s| !s.is_empty())
-                    .map(str::to_owned)
-                    .collect()
-            })
-            .unwrap_or_default(),
-    }
+    let tag = |k| m.tag_raw(k).unwrap_or_default();
+    User::from_tags(
+        tag("user-id"),
+        login.to_owned(),
+        tag("display-name"),
+        tag("color"),
+        tag("badges"),
+    )
 }
 
 fn sent_at(m: &IrcMessage<'_>) -> i64 {
