@@ -4,6 +4,7 @@ mod config;
 pub mod connection;
 pub mod irc;
 pub mod message;
+mod model;
 pub mod outbox;
 mod privmsg;
 pub mod ratelimit;

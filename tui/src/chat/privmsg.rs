@@ -2,7 +2,7 @@
 //! ranges turned into names.
 
 use super::irc::{IrcMessage, unescape};
-use super::message::{ChatMessage, Emote, Reply, User};
+use super::model::{ChatMessage, Emote, Reply, User};
 
 /// The PRIVMSG tags we read, found in one pass over the tags (the hot path of a busy chat).
 #[derive(Default)]
