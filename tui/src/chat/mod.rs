@@ -3,6 +3,7 @@
 mod config;
 pub mod connection;
 pub mod irc;
+mod login;
 pub mod message;
 mod model;
 pub mod outbox;

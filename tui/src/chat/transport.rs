@@ -17,14 +17,15 @@ use super::read_line;
 
 /// An open chat socket.
 pub(super) struct Transport {
-    ws: WebSocketStream<MaybeTlsStream<TcpStream>>,
+    // Boxed: the stream is large, and the actor's state and wake-ups move the transport around.
+    ws: Box<WebSocketStream<MaybeTlsStream<TcpStream>>>,
 }
 
 impl Transport {
     /// Opens the WebSocket, giving up after `within`.
     pub(super) async fn connect(url: &Url, within: Duration) -> Result<Self, String> {
         match timeout(within, tokio_tungstenite::connect_async(url.as_str())).await {
-            Ok(Ok((ws, _))) => Ok(Self { ws }),
+            Ok(Ok((ws, _))) => Ok(Self { ws: Box::new(ws) }),
             Ok(Err(e)) => Err(format!("cannot connect to {url}: {e}")),
             Err(_) => Err(format!("connecting to {url} timed out")),
         }
@@ -53,7 +54,7 @@ impl Transport {
 
     /// Closes politely (on our own shutdown).
     pub(super) async fn close(mut self) {
-        let _ = self.ws.close(None).await;
+        let _ = (*self.ws).close(None).await;
     }
 }
 
