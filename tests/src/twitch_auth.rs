@@ -58,6 +58,8 @@ pub struct AuthState {
     pub refuse_refresh: bool,
     /// Every request as `METHOD path`, in order.
     pub requests: Vec<String>,
+    /// Every refresh token presented to the refresh grant (refused ones too), in order.
+    pub refreshes: Vec<String>,
     /// Access tokens revoked through `/revoke`.
     pub revoked: Vec<String>,
     /// Every access and refresh token ever issued.
@@ -98,6 +100,7 @@ impl FakeAuth {
             token_lifetime: 14124,
             refuse_refresh: false,
             requests: Vec::new(),
+            refreshes: Vec::new(),
             revoked: Vec::new(),
             issued: Vec::new(),
             devices: HashMap::new(),
@@ -271,6 +274,7 @@ async fn token(
                 return error(StatusCode::BAD_REQUEST, "a public client sends no secret");
             }
             let refused = s.refuse_refresh;
+            s.refreshes.push(get("refresh_token"));
             let Some(mut access) = s.refresh.remove(&get("refresh_token")).filter(|_| !refused)
             else {
                 return error(StatusCode::BAD_REQUEST, "Invalid refresh token");

@@ -386,37 +386,3 @@ async fn without_a_reachable_keyring_the_error_names_the_file_opt_in() {
         "{stderr}"
     );
 }
-
-#[tokio::test]
-async fn the_running_app_revalidates_and_refreshes_in_the_background() {
-    use onair::auth::{Auth, LoginState, TokenStore, keep_valid};
-    let env = Env::new().await;
-    login(&env).await;
-    let store = TokenStore::file_in(env.home.path().join("data/onair"));
-    let auth = Auth::new(OAuth::new(env.fake.base.parse().unwrap(), CLIENT_ID), store);
-    let token = auth.current().await.unwrap();
-    let (tx, mut rx) = tokio::sync::watch::channel(LoginState::Valid(token.clone()));
-    let task = tokio::spawn(keep_valid(
-        auth,
-        token.clone(),
-        std::time::Duration::from_millis(100),
-        tx,
-    ));
-
-    rx.changed().await.unwrap();
-    assert!(matches!(&*rx.borrow_and_update(), LoginState::Valid(t) if *t == token));
-    // Twitch stops accepting the token: the next check refreshes it.
-    env.fake.expire_access_tokens();
-    rx.changed().await.unwrap();
-    let fresh = match &*rx.borrow_and_update() {
-        LoginState::Valid(t) => t.clone(),
-        other => panic!("expected a refreshed token, got {other:?}"),
-    };
-    assert_ne!(fresh.access_token, token.access_token);
-    // Then the login is revoked for good: the app is told, and the task ends.
-    env.fake.expire_access_tokens();
-    env.fake.with(|s| s.refuse_refresh = true);
-    rx.changed().await.unwrap();
-    assert!(matches!(&*rx.borrow(), LoginState::Rejected(why) if why == "Invalid refresh token"));
-    task.await.unwrap();
-}

@@ -7,6 +7,7 @@ use onair::cli::{Cli, run};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    onair::logging::init(cli.verbose);
+    // Held to the end of main: dropping it flushes the log queue.
+    let _log = onair::logging::init(cli.verbose);
     onair_common::block_on(run(cli))
 }

@@ -271,7 +271,19 @@ fn events_newest_first_with_unread_and_replay_marker() {
         retry_in: std::time::Duration::from_secs(2),
         reason: "x".into(),
     })));
-    assert_eq!(a.relay_state.as_deref(), Some("retry in 2s"));
+    assert_eq!(a.relay_state.as_deref(), Some("retry in 2s (x)"));
+    // Pruned history and a recreated store are visible in the pane, not silent.
+    a.update(Msg::Relay(RelayEvent::Gap { from: 3, to: 7 }));
+    assert_eq!(
+        a.events[0],
+        EventRow::Marker("events 3..7 were pruned at the relay and cannot be shown".into())
+    );
+    a.update(Msg::Relay(RelayEvent::NewEpoch));
+    assert_eq!(
+        a.events[0],
+        EventRow::Marker("the relay's event store is new: replaying it from the start".into())
+    );
+    assert_eq!(a.last_seq, None);
 }
 
 const MYSTERY: &str = r"@login=night_owl_dev;display-name=Night_Owl_Dev;id=g0;msg-id=submysterygift;msg-param-mass-gift-count=2;msg-param-origin-id=77;msg-param-sub-plan=1000;system-msg=Night_Owl_Dev\sis\sgifting\s2\sTier\s1\sSubs! :tmi.twitch.tv USERNOTICE #quillstream";

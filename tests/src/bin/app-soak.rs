@@ -149,7 +149,7 @@ async fn main() {
                 relay::RelayEvent::Event(e) => *seqs.entry(e.seq.unwrap_or(0)).or_default() += 1,
                 relay::RelayEvent::State(s) => states.push(format!("{s:?}")),
                 relay::RelayEvent::Replayed(n) => replayed_total += n,
-                relay::RelayEvent::Status(_) => {}
+                other => states.push(format!("{other:?}")),
             }
         }
     }
@@ -159,7 +159,7 @@ async fn main() {
             relay::RelayEvent::Event(e) => *seqs.entry(e.seq.unwrap_or(0)).or_default() += 1,
             relay::RelayEvent::Replayed(n) => replayed_total += n,
             relay::RelayEvent::State(s) => states.push(format!("{s:?}")),
-            relay::RelayEvent::Status(_) => {}
+            other => states.push(format!("{other:?}")),
         }
     }
     shutdown.cancel();

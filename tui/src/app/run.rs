@@ -11,7 +11,7 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use super::{App, Effect, LoginView, Msg};
-use crate::auth::{Auth, LoginState, StoredToken, chat_refresh, keep_valid};
+use crate::auth::{Auth, LoginState, StoredToken, owner};
 use crate::chat::connection::{self, ChatConfig, ChatError, ChatHandle};
 use crate::relay::{self, RelayConfig};
 
@@ -19,13 +19,11 @@ use crate::relay::{self, RelayConfig};
 pub const FRAME: Duration = Duration::from_millis(33);
 /// Messages applied before a draw, at most, so input stays responsive under a flood.
 const MAX_BATCH: usize = 4096;
-/// How often the login is checked with Twitch while the app runs.
-const VALIDATE_EVERY: Duration = Duration::from_secs(3600);
 
 /// Where the app's messages come from.
 #[derive(Debug, Default)]
 pub struct Sources {
-    /// Chat, with the login to refresh once if Twitch refuses it.
+    /// Chat, with the login the token owner starts from.
     pub chat: Option<(ChatConfig, Option<(Auth, StoredToken)>)>,
     /// The relay.
     pub relay: Option<RelayConfig>,
@@ -137,26 +135,21 @@ fn start_sources(
             }
         });
     }
-    let (config, login) = sources.chat?;
-    if let Some((auth, token)) = login.clone() {
-        tokio::spawn(watch_login(auth, token, tx.clone()));
+    let (mut config, login) = sources.chat?;
+    if let Some((auth, token)) = login {
+        let (tokens, _) = owner::spawn(auth, token, shutdown.clone());
+        tokio::spawn(watch_login(tokens.watch(), tx.clone()));
+        config.tokens = Some(tokens);
     }
-    Some(start_chat(config, login, tx.clone(), shutdown.clone()))
+    Some(start_chat(config, tx.clone(), shutdown.clone()))
 }
 
-/// Runs the chat connection; if Twitch refuses the login, it refreshes the token once and retries.
+/// Runs the chat connection; it asks the token owner for the login on every connect.
 fn start_chat(
-    mut config: ChatConfig,
-    login: Option<(Auth, StoredToken)>,
+    config: ChatConfig,
     tx: mpsc::Sender<Msg>,
     shutdown: CancellationToken,
 ) -> ChatHandle {
-    if let Some((auth, token)) = login {
-        let tx = tx.clone();
-        config.refresh = Some(chat_refresh(auth, token, move |t| {
-            let _ = tx.try_send(Msg::Login(LoginView::User(t.login.clone(), t.expires_at)));
-        }));
-    }
     let (ctx, mut crx) = mpsc::channel(4096);
     let (handle, task) = connection::spawn(config, ctx, shutdown);
     tokio::spawn(async move {
@@ -172,11 +165,10 @@ fn start_chat(
     handle
 }
 
-async fn watch_login(auth: Auth, token: StoredToken, tx: mpsc::Sender<Msg>) {
-    let (wtx, mut wrx) = tokio::sync::watch::channel(LoginState::Valid(token.clone()));
-    tokio::spawn(keep_valid(auth, token, VALIDATE_EVERY, wtx));
-    while wrx.changed().await.is_ok() {
-        let view = match &*wrx.borrow_and_update() {
+/// Shows each change of the owner's login state in the status bar.
+async fn watch_login(mut state: tokio::sync::watch::Receiver<LoginState>, tx: mpsc::Sender<Msg>) {
+    while state.changed().await.is_ok() {
+        let view = match &*state.borrow_and_update() {
             LoginState::Valid(t) | LoginState::Unchecked(t, _) => {
                 LoginView::User(t.login.clone(), t.expires_at)
             }

@@ -269,8 +269,8 @@ impl App {
                 self.relay_state = Some(match &s {
                     RelayState::Connecting => "connecting".into(),
                     RelayState::Live => "live".into(),
-                    RelayState::Backoff { retry_in, .. } => {
-                        format!("retry in {}s", retry_in.as_secs())
+                    RelayState::Backoff { retry_in, reason } => {
+                        format!("retry in {}s ({reason})", retry_in.as_secs_f64().ceil())
                     }
                     RelayState::Refused(_) => "refused".into(),
                 });
@@ -290,6 +290,17 @@ impl App {
                 )));
             }
             RelayEvent::Replayed(_) => {}
+            RelayEvent::Gap { from, to } => {
+                self.push_event(EventRow::Marker(format!(
+                    "events {from}..{to} were pruned at the relay and cannot be shown"
+                )));
+            }
+            RelayEvent::NewEpoch => {
+                self.last_seq = None;
+                self.push_event(EventRow::Marker(
+                    "the relay's event store is new: replaying it from the start".into(),
+                ));
+            }
             RelayEvent::Status(subs) => {
                 for s in subs.iter().filter(|s| s.status != "enabled") {
                     self.system(format!(

@@ -1,6 +1,9 @@
-//! Login and tokens: the device code flow, storage in the OS keyring (or the opt-in file), silent
-//! refresh before expiry and on a 401, and validation with Twitch.
+//! Login and tokens: the device code flow, storage in the OS keyring (or the opt-in file), and
+//! refresh under the cross-process lock. Inside a running process the [`owner`] is the one holder
+//! of the current pair; everything that needs a token asks it. Depends on nothing in `chat`.
 
+mod lock;
+pub mod owner;
 mod record;
 mod store;
 
@@ -9,6 +12,8 @@ use std::time::Duration;
 use onair_common::config::{Config, TokenStore as StoreChoice};
 use onair_common::twitch::oauth::{DeviceCode, OAuth, OAuthError, Tokens, Validation};
 
+pub use lock::Held;
+pub use owner::{LoginState, TokenHandle};
 pub use record::StoredToken;
 pub use store::{SERVICE, TokenStore};
 
@@ -77,7 +82,8 @@ impl Auth {
     pub async fn finish_login(&self, device: &DeviceCode) -> Result<StoredToken> {
         let tokens = self.oauth.wait_for_tokens(device).await?;
         let token = self.identify(tokens).await?;
-        self.save(token.clone()).await?;
+        let held = self.lock().await?;
+        self.save(held, token.clone()).await?;
         Ok(token)
     }
 
@@ -114,24 +120,33 @@ impl Auth {
         Ok(token)
     }
 
-    /// Refreshes a token (after a 401, or before expiry) and stores the rotated pair.
-    pub async fn refresh(&self, token: StoredToken) -> Result<StoredToken> {
-        let Some(refresh) = token.refresh_token.as_ref() else {
+    /// Replaces `failed` (expiring, or refused with a 401) with a fresh pair. Under the token
+    /// lock it re-reads the store: if another process already replaced `failed`, that pair is
+    /// the answer and nothing is redeemed; otherwise the stored refresh token is redeemed once
+    /// and the rotated pair stored before the lock is released.
+    pub async fn refresh(&self, failed: StoredToken) -> Result<StoredToken> {
+        let held = self.lock().await?;
+        let stored = self.load().await?;
+        if stored.access_token != failed.access_token {
+            tracing::info!(login = %stored.login, "another process refreshed the token; using its pair");
+            return Ok(stored);
+        }
+        let Some(refresh) = stored.refresh_token.as_ref() else {
             return Err(Error::Rejected("no refresh token stored".into()));
         };
         let tokens = self.oauth.refresh(refresh).await?;
         let fresh = StoredToken {
             expires_at: expiry(tokens.expires_in),
             scopes: if tokens.scopes.is_empty() {
-                token.scopes.clone()
+                stored.scopes.clone()
             } else {
                 tokens.scopes
             },
             access_token: tokens.access_token,
-            refresh_token: tokens.refresh_token.or(token.refresh_token.clone()),
-            ..token
+            refresh_token: tokens.refresh_token.or(stored.refresh_token.clone()),
+            ..stored
         };
-        self.save(fresh.clone()).await?;
+        self.save(held, fresh.clone()).await?;
         tracing::info!(login = %fresh.login, "refreshed the access token");
         Ok(fresh)
     }
@@ -166,13 +181,32 @@ impl Auth {
     }
 
     /// Revokes at Twitch and deletes locally. Returns the login, and the revocation error if
-    /// Twitch could not be reached (the local copy is deleted anyway).
+    /// Twitch could not be reached (the local copy is deleted anyway). An expired access token
+    /// cannot be revoked, but its refresh token still works: it is redeemed first (under the
+    /// lock), so the old refresh token is dead, and the new access token is revoked.
     pub async fn logout(&self) -> Result<(String, Option<String>)> {
-        let token = self.load().await?;
-        let revoked = self.oauth.revoke(&token.access_token).await;
+        let held = self.lock().await?;
+        let mut token = self.load().await?;
+        let expired = token.expires_in(now()) <= 0
+            || matches!(
+                self.oauth.validate(&token.access_token).await,
+                Err(OAuthError::Unauthorized)
+            );
+        let revoked = match &token.refresh_token {
+            Some(refresh) if expired => match self.oauth.refresh(refresh).await {
+                Ok(fresh) => {
+                    token.access_token = fresh.access_token;
+                    self.oauth.revoke(&token.access_token).await
+                }
+                // Twitch refused the refresh token too: nothing usable is left.
+                Err(OAuthError::RefreshRefused(_)) => Ok(()),
+                Err(e) => Err(e),
+            },
+            _ => self.oauth.revoke(&token.access_token).await,
+        };
         let login = token.login.clone();
         let store = self.store.clone();
-        blocking(move || store.delete(&login)).await?;
+        blocking(move || store.delete(&held, &login)).await?;
         let warning = match revoked {
             Ok(()) => None,
             // Already invalid at Twitch: nothing left to revoke.
@@ -189,9 +223,15 @@ impl Auth {
             .ok_or(Error::NotLoggedIn)
     }
 
-    async fn save(&self, token: StoredToken) -> Result<()> {
+    /// Takes the cross-process token lock (waiting for another process to finish its refresh).
+    async fn lock(&self) -> Result<Held> {
+        let path = self.store.lock_path();
+        blocking(move || lock::acquire(&path)).await
+    }
+
+    async fn save(&self, held: Held, token: StoredToken) -> Result<()> {
         let store = self.store.clone();
-        blocking(move || store.save(&token)).await
+        blocking(move || store.save(&held, &token)).await
     }
 }
 
@@ -208,73 +248,4 @@ async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'sta
     tokio::task::spawn_blocking(f)
         .await
         .map_err(|e| Error::Store(format!("token store task failed: {e}")))?
-}
-
-/// The login as the running app sees it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum LoginState {
-    /// Twitch accepts this token (possibly just refreshed).
-    Valid(StoredToken),
-    /// Twitch could not be asked; the token is kept and asked again next time.
-    Unchecked(StoredToken, String),
-    /// Twitch refused the login: the user must `onair login` again.
-    Rejected(String),
-}
-
-/// Validates every `every` (Twitch asks for hourly, `twitch.md` C.5), refreshing on a 401 and
-/// before expiry, and publishes each result. Ends after a rejection or when every receiver is gone.
-pub async fn keep_valid(
-    auth: Auth,
-    mut token: StoredToken,
-    every: Duration,
-    tx: tokio::sync::watch::Sender<LoginState>,
-) {
-    loop {
-        tokio::select! {
-            () = tokio::time::sleep(every) => {}
-            () = tx.closed() => return,
-        }
-        if token.expires_in(now()) < REFRESH_MARGIN.as_secs() as i64 {
-            match auth.refresh(token.clone()).await {
-                Ok(fresh) => token = fresh,
-                Err(Error::Rejected(why)) => {
-                    let _ = tx.send(LoginState::Rejected(why));
-                    return;
-                }
-                Err(e) => tracing::warn!(error = %e, "refresh failed; retrying later"),
-            }
-        }
-        let state = match auth.validate(token.clone()).await {
-            Ok((fresh, _)) => {
-                token = fresh.clone();
-                LoginState::Valid(fresh)
-            }
-            Err(Error::Rejected(why)) => {
-                let _ = tx.send(LoginState::Rejected(why));
-                return;
-            }
-            Err(e) => LoginState::Unchecked(token.clone(), e.to_string()),
-        };
-        if tx.send(state).is_err() {
-            return;
-        }
-    }
-}
-
-/// What a chat connection calls when Twitch refuses its login: refresh once and hand back the new
-/// login (`None` when Twitch refuses the refresh too). `on_fresh` sees the stored new token.
-pub fn chat_refresh(
-    auth: Auth,
-    token: StoredToken,
-    on_fresh: impl Fn(&StoredToken) + Send + Sync + 'static,
-) -> crate::chat::connection::Refresh {
-    let on_fresh = std::sync::Arc::new(on_fresh);
-    std::sync::Arc::new(move || {
-        let (auth, token, on_fresh) = (auth.clone(), token.clone(), on_fresh.clone());
-        Box::pin(async move {
-            let fresh = auth.refresh(token).await.ok()?;
-            on_fresh(&fresh);
-            Some((fresh.login, fresh.access_token))
-        })
-    })
 }

@@ -3,11 +3,12 @@
 //! file I/O): run them before the UI starts or in `spawn_blocking`.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use keyring_core::{CredentialStore, Entry, Error as KeyringError};
 
+use super::lock::{self, Held};
 use super::record::StoredToken;
 use crate::error::{Error, Result};
 
@@ -86,14 +87,22 @@ impl TokenStore {
         }
     }
 
-    /// Stores a login and makes it the current one.
-    pub fn save(&self, token: &StoredToken) -> Result<()> {
+    /// The token lock for this store: next to the file, or in the data dir for a keyring.
+    pub fn lock_path(&self) -> PathBuf {
+        match self {
+            Self::Keyring(..) => lock::path_in(&onair_common::config::data_dir()),
+            Self::File(path) => lock::path_in(path.parent().unwrap_or(Path::new("."))),
+        }
+    }
+
+    /// Stores a login and makes it the current one (under the token lock).
+    pub fn save(&self, _held: &Held, token: &StoredToken) -> Result<()> {
         self.set(&token.login, &token.encode())?;
         self.set(CURRENT, &token.login)
     }
 
-    /// Deletes a login (and the pointer if it names it).
-    pub fn delete(&self, login: &str) -> Result<()> {
+    /// Deletes a login and the pointer if it names it (under the token lock).
+    pub fn delete(&self, _held: &Held, login: &str) -> Result<()> {
         self.remove(login)?;
         if self.get(CURRENT)?.as_deref() == Some(login) {
             self.remove(CURRENT)?;
@@ -188,7 +197,9 @@ fn probe(store: &Arc<CredentialStore>) -> Result<(), String> {
     }
 }
 
-/// The opt-in file: a JSON map, mode 0600, replaced atomically.
+/// The opt-in file: a JSON map, mode 0600, replaced atomically: written to a temporary file of
+/// its own, synced, renamed over the old one, and the directory synced, so a crash leaves either
+/// the old pair or the new one, never half of one, and two writers never share a temporary file.
 mod file {
     use super::*;
     use std::io::Write;
@@ -209,19 +220,40 @@ mod file {
     pub fn write(path: &PathBuf, map: &BTreeMap<String, String>) -> Result<()> {
         let fail =
             |e: std::io::Error| Error::Store(format!("cannot write {}: {e}", path.display()));
-        if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir).map_err(fail)?;
+        let dir = path.parent().unwrap_or(Path::new("."));
+        std::fs::create_dir_all(dir).map_err(fail)?;
+        let tmp = dir.join(format!(
+            ".tokens.{}.{:016x}.tmp",
+            std::process::id(),
+            rand::random::<u64>()
+        ));
+        let result = write_new(&tmp, map)
+            .and_then(|()| std::fs::rename(&tmp, path))
+            .and_then(|()| sync_dir(dir));
+        if result.is_err() {
+            let _ = std::fs::remove_file(&tmp);
         }
-        let tmp = path.with_extension("json.tmp");
+        result.map_err(fail)
+    }
+
+    fn write_new(tmp: &Path, map: &BTreeMap<String, String>) -> std::io::Result<()> {
         let mut options = std::fs::OpenOptions::new();
-        options.write(true).create(true).truncate(true);
+        options.write(true).create_new(true);
         #[cfg(unix)]
         std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-        let mut f = options.open(&tmp).map_err(fail)?;
+        let mut f = options.open(tmp)?;
         let text = serde_json::to_string_pretty(map).unwrap_or_default();
-        f.write_all(text.as_bytes()).map_err(fail)?;
-        f.sync_all().map_err(fail)?;
-        std::fs::rename(&tmp, path).map_err(fail)
+        f.write_all(text.as_bytes())?;
+        f.sync_all()
+    }
+
+    /// Makes the rename itself durable.
+    fn sync_dir(dir: &Path) -> std::io::Result<()> {
+        #[cfg(unix)]
+        std::fs::File::open(dir)?.sync_all()?;
+        #[cfg(not(unix))]
+        let _ = dir;
+        Ok(())
     }
 }
 
@@ -243,13 +275,15 @@ mod tests {
     }
 
     fn round_trip(store: &TokenStore) {
+        let dir = tempfile::tempdir().unwrap();
+        let held = lock::acquire(&lock::path_in(dir.path())).unwrap();
         assert_eq!(store.load().unwrap(), None);
-        store.save(&token("alice")).unwrap();
-        store.save(&token("bob")).unwrap();
+        store.save(&held, &token("alice")).unwrap();
+        store.save(&held, &token("bob")).unwrap();
         assert_eq!(store.load().unwrap().unwrap().login, "bob");
-        store.delete("bob").unwrap();
+        store.delete(&held, "bob").unwrap();
         assert_eq!(store.load().unwrap(), None);
-        store.delete("alice").unwrap();
+        store.delete(&held, "alice").unwrap();
     }
 
     #[test]
@@ -257,10 +291,18 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = TokenStore::file_in(dir.path().join("onair"));
         round_trip(&store);
-        store.save(&token("carol")).unwrap();
+        let held = lock::acquire(&store.lock_path()).unwrap();
+        store.save(&held, &token("carol")).unwrap();
         let TokenStore::File(path) = &store else {
             unreachable!()
         };
+        // Only the token file and the lock are left: no temporary file.
+        let mut names: Vec<String> = std::fs::read_dir(path.parent().unwrap())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        assert_eq!(names, ["tokens.json", "tokens.lock"]);
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
@@ -287,9 +329,11 @@ mod tests {
         }
         round_trip(&store);
         // A second, independent handle sees what the first stored.
-        store.save(&token("dave")).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let held = lock::acquire(&lock::path_in(dir.path())).unwrap();
+        store.save(&held, &token("dave")).unwrap();
         let again = TokenStore::open_keyring().unwrap();
         assert_eq!(again.load().unwrap().unwrap().login, "dave");
-        again.delete("dave").unwrap();
+        again.delete(&held, "dave").unwrap();
     }
 }

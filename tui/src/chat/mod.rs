@@ -1,12 +1,16 @@
 //! Twitch chat over IRC-on-WebSocket: the parser, the typed messages, the connection, sending.
 
+mod config;
 pub mod connection;
 pub mod irc;
+mod login;
 pub mod message;
+mod model;
 pub mod outbox;
 mod privmsg;
 pub mod ratelimit;
 mod session;
+mod transport;
 
 pub use irc::{IrcMessage, ParseError, parse};
 pub use message::{ChatLine, ChatMessage, Incoming, UserNotice};

@@ -2,7 +2,7 @@
 //! ranges turned into names.
 
 use super::irc::{IrcMessage, unescape};
-use super::message::{ChatMessage, Emote, Reply, User};
+use super::model::{ChatMessage, Emote, Reply, User};
 
 /// The PRIVMSG tags we read, found in one pass over the tags (the hot path of a busy chat).
 #[derive(Default)]
@@ -62,19 +62,7 @@ pub(super) fn privmsg(m: &IrcMessage<'_>) -> ChatMessage {
         Some(t) => (t.strip_suffix('\u{1}').unwrap_or(t), true),
         None => (raw, false),
     };
-    let name = unescape(t.display_name).trim().to_owned();
-    let user = User {
-        id: owned(t.user_id),
-        name: if name.is_empty() { login.clone() } else { name },
-        login,
-        color: (!t.color.is_empty()).then(|| owned(t.color)),
-        badges: t
-            .badges
-            .split(',')
-            .filter(|s| !s.is_empty())
-            .map(str::to_owned)
-            .collect(),
-    };
+    let user = User::from_tags(t.user_id, login, t.display_name, t.color, t.badges);
     ChatMessage {
         channel: m.channel().unwrap_or_default().to_ascii_lowercase(),
         id: owned(t.id),

@@ -5,6 +5,7 @@ use std::process::ExitCode;
 use onair_common::Config;
 use serde_json::json;
 
+use super::out;
 use crate::auth::{Auth, DEFAULT_SCOPES, TokenStore};
 use crate::error::{Error, Result};
 
@@ -19,8 +20,15 @@ pub async fn login(config: &Config, scopes: Option<String>) -> Result<ExitCode> 
         None => DEFAULT_SCOPES.iter().map(|s| s.to_string()).collect(),
     };
     let device = auth.start_login(&scopes).await?;
-    println!("Open {}", device.verification_uri);
-    println!("and enter the code {}", device.user_code);
+    let text = format!(
+        "Open {}\nand enter the code {}",
+        device.verification_uri, device.user_code
+    );
+    if out::line(&text).is_err() {
+        // stdout is closed, but a person may still be at the terminal: the code goes to stderr
+        // rather than nowhere, and the exit code still says whether the login worked.
+        eprintln!("{text}");
+    }
     eprintln!(
         "Any browser works, your phone too. Waiting for approval (the code expires in {} min; Ctrl-C cancels)...",
         device.expires_in / 60
@@ -62,16 +70,22 @@ pub async fn status(config: &Config, as_json: bool) -> Result<ExitCode> {
             "login": t.login, "user_id": t.user_id, "scopes": t.scopes,
             "expires_in_s": expires_in, "store": auth.store().kind(), "valid": valid,
         });
-        println!("{line}");
+        let _ = out::line(&line.to_string());
     } else {
-        println!("login:      {} (user id {})", t.login, t.user_id);
-        println!("scopes:     {}", scope_list(&t.scopes));
-        println!("expires in: {}", duration(expires_in));
-        println!("store:      {}", auth.store().describe());
-        match &status.twitch {
-            Ok(_) => println!("twitch:     accepts the token"),
-            Err(e) => println!("twitch:     unknown ({e})"),
-        }
+        let twitch = match &status.twitch {
+            Ok(_) => "accepts the token".to_owned(),
+            Err(e) => format!("unknown ({e})"),
+        };
+        let text = format!(
+            "login:      {} (user id {})\nscopes:     {}\nexpires in: {}\nstore:      {}\ntwitch:     {twitch}",
+            t.login,
+            t.user_id,
+            scope_list(&t.scopes),
+            duration(expires_in),
+            auth.store().describe()
+        );
+        // A closed stdout only loses the report; the exit code still says what Twitch said.
+        let _ = out::line(&text);
     }
     if let Err(e) = &status.twitch {
         eprintln!("warning: could not check the token with Twitch: {e}");

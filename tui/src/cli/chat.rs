@@ -8,7 +8,8 @@ use onair_common::config::check_login;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use crate::auth::{Auth, StoredToken, chat_refresh};
+use super::out::{self, clean};
+use crate::auth::{Auth, StoredToken, TokenHandle, owner};
 use crate::chat::connection::{self, ChatConfig, ChatError, ChatEvent, ChatState};
 use crate::chat::message::{ChatLine, Incoming};
 use crate::error::{Error, Result};
@@ -49,16 +50,19 @@ pub(super) fn channel_of(
         })
 }
 
-/// The connection settings; a logged-in connection refreshes its token once if Twitch refuses it.
-fn chat_config(config: &Config, channel: &str, login: Option<&(Auth, StoredToken)>) -> ChatConfig {
-    let creds = login.map(|(_, t)| (t.login.clone(), t.access_token.clone()));
-    let mut cfg = ChatConfig::new(config.twitch.irc_url.clone(), creds, channel.to_owned());
-    if let Some((auth, token)) = login {
-        cfg.refresh = Some(chat_refresh(auth.clone(), token.clone(), |_| {
-            eprintln!("chat refused the login; refreshed the token");
-        }));
-    }
+/// The connection settings; a logged-in connection gets its token from the owner.
+fn chat_config(config: &Config, channel: &str, tokens: Option<TokenHandle>) -> ChatConfig {
+    let mut cfg = ChatConfig::new(config.twitch.irc_url.clone(), None, channel.to_owned());
+    cfg.tokens = tokens;
     cfg
+}
+
+/// Starts this process's token owner for a login.
+pub(super) fn own(
+    login: Option<(Auth, StoredToken)>,
+    shutdown: &CancellationToken,
+) -> Option<TokenHandle> {
+    login.map(|(auth, token)| owner::spawn(auth, token, shutdown.clone()).0)
 }
 
 fn refused(why: String) -> Error {
@@ -93,7 +97,7 @@ pub async fn tail(
     let mut printed = 0u64;
     let shutdown = CancellationToken::new();
     let (events_tx, mut events) = mpsc::channel(1024);
-    let cfg = chat_config(config, &channel, login.as_ref());
+    let cfg = chat_config(config, &channel, own(login, &shutdown));
     let (_handle, task) = connection::spawn(cfg, events_tx, shutdown.clone());
     while let Some(ev) = tokio::select! {
         ev = events.recv() => ev,
@@ -107,10 +111,12 @@ pub async fn tail(
                 let text = if json {
                     serde_json::to_string(&line).ok()
                 } else {
-                    plain(&line, color)
+                    Some(plain(&line, color))
                 };
                 if let Some(text) = text {
-                    println!("{text}");
+                    if out::line(&text).is_err() {
+                        break; // the reader has gone: exit 0 quietly
+                    }
                     printed += 1;
                 }
                 if count.is_some_and(|n| printed >= n) {
@@ -144,7 +150,7 @@ pub async fn send(config: &Config, args: Vec<String>) -> Result<ExitCode> {
     crate::chat::ratelimit::check_length(&text).map_err(Error::Usage)?;
     let shutdown = CancellationToken::new();
     let (events_tx, mut events) = mpsc::channel(1024);
-    let cfg = chat_config(config, &channel, Some(&login));
+    let cfg = chat_config(config, &channel, own(Some(login), &shutdown));
     let (handle, task) = connection::spawn(cfg, events_tx, shutdown.clone());
     let joined = async {
         while let Some(ev) = events.recv().await {
@@ -190,35 +196,42 @@ fn line_channel(line: &ChatLine) -> Option<&str> {
 }
 
 /// The readable form: `12:00:01 Mossy_Fern: text`, the name in the user's color on a terminal.
-fn plain(line: &ChatLine, color: bool) -> Option<String> {
+/// Every piece of Twitch's text goes through [`clean`]; only our own colour codes are escapes.
+fn plain(line: &ChatLine, color: bool) -> String {
     let paint = |name: &str, rgb: Option<(u8, u8, u8)>| match (color, rgb) {
-        (true, Some((r, g, b))) => format!("\x1b[1;38;2;{r};{g};{b}m{name}\x1b[0m"),
-        (true, None) => format!("\x1b[1m{name}\x1b[0m"),
-        _ => name.to_owned(),
+        (true, Some((r, g, b))) => format!("\x1b[1;38;2;{r};{g};{b}m{}\x1b[0m", clean(name)),
+        (true, None) => format!("\x1b[1m{}\x1b[0m", clean(name)),
+        _ => clean(name).into_owned(),
     };
-    Some(match line {
+    match line {
         ChatLine::Message(m) => {
             let time = clock(m.sent_at);
             let name = paint(&m.user.name, m.user.rgb());
             let reply = m
                 .reply_to
                 .as_ref()
-                .map(|r| format!("(re @{}) ", r.login))
+                .map(|r| format!("(re @{}) ", clean(&r.login)))
                 .unwrap_or_default();
+            let text = clean(&m.text);
             if m.action {
-                format!("{time} * {name} {reply}{}", m.text)
+                format!("{time} * {name} {reply}{text}")
             } else {
-                format!("{time} {name}: {reply}{}", m.text)
+                format!("{time} {name}: {reply}{text}")
             }
         }
         ChatLine::Notice(n) => {
-            let system = if n.system_text.is_empty() {
-                n.msg_id.clone()
+            let system = clean(if n.system_text.is_empty() {
+                &n.msg_id
             } else {
-                n.system_text.clone()
-            };
+                &n.system_text
+            });
             match &n.text {
-                Some(t) => format!("{} ** {system} ({}: {t})", clock(n.sent_at), n.user.name),
+                Some(t) => format!(
+                    "{} ** {system} ({}: {})",
+                    clock(n.sent_at),
+                    clean(&n.user.name),
+                    clean(t)
+                ),
                 None => format!("{} ** {system}", clock(n.sent_at)),
             }
         }
@@ -226,22 +239,29 @@ fn plain(line: &ChatLine, color: bool) -> Option<String> {
             target: Some(t),
             duration_s: Some(d),
             ..
-        } => format!("-- {t} was timed out for {d} s"),
+        } => format!("-- {} was timed out for {d} s", clean(t)),
         ChatLine::Clear {
             target: Some(t),
             duration_s: None,
             ..
-        } => format!("-- {t} was banned"),
+        } => format!("-- {} was banned", clean(t)),
         ChatLine::Clear { target: None, .. } => "-- chat was cleared".to_owned(),
         ChatLine::Delete { login, text, .. } => {
-            format!("-- a message by {login} was deleted: {text}")
+            format!(
+                "-- a message by {} was deleted: {}",
+                clean(login),
+                clean(text)
+            )
         }
         ChatLine::Room { state, .. } => {
-            let parts: Vec<String> = state.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            let parts: Vec<String> = state
+                .iter()
+                .map(|(k, v)| format!("{}={}", clean(k), clean(v)))
+                .collect();
             format!("-- room: {}", parts.join(" "))
         }
-        ChatLine::Server { text, .. } => format!("-- {text}"),
-    })
+        ChatLine::Server { text, .. } => format!("-- {}", clean(text)),
+    }
 }
 
 fn clock(ms: i64) -> String {

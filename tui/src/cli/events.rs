@@ -8,6 +8,7 @@ use serde::Deserialize;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
+use super::out::{self, Closed, clean};
 use crate::error::{Error, Result};
 use crate::relay::{self, RelayEvent, RelayState};
 use onair_common::Config;
@@ -32,21 +33,26 @@ fn split(list: Option<String>) -> Vec<String> {
     .unwrap_or_default()
 }
 
-fn print(event: &Event, json: bool) {
-    if json {
-        if let Ok(line) = serde_json::to_string(event) {
-            println!("{line}");
+/// Prints one event: JSON exact, or a readable line with Twitch's text made terminal-safe.
+fn print(event: &Event, json: bool) -> Result<(), Closed> {
+    let line = if json {
+        match serde_json::to_string(event) {
+            Ok(l) => l,
+            Err(_) => return Ok(()),
         }
     } else {
         let seq = event
             .seq
             .map(|s| s.to_string())
             .unwrap_or_else(|| "-".into());
-        println!(
+        format!(
             "{seq:>6}  {}  {:<28}  {}",
-            event.occurred_at, event.kind, event.summary
-        );
-    }
+            clean(&event.occurred_at),
+            clean(&event.kind),
+            clean(&event.summary)
+        )
+    };
+    out::line(&line)
 }
 
 pub async fn tail(
@@ -74,7 +80,9 @@ pub async fn tail(
         };
         match ev {
             Some(RelayEvent::Event(e)) => {
-                print(&e, json);
+                if print(&e, json).is_err() {
+                    break Ok(ExitCode::SUCCESS); // the reader has gone
+                }
                 printed += 1;
                 if count.is_some_and(|n| printed >= n) {
                     break Ok(ExitCode::SUCCESS);
@@ -85,11 +93,20 @@ pub async fn tail(
             }
             Some(RelayEvent::State(RelayState::Backoff { reason, retry_in })) => {
                 eprintln!(
-                    "relay connection lost ({reason}); reconnecting in {}s",
-                    retry_in.as_secs()
+                    "relay connection lost ({reason}); reconnecting in {:.1}s",
+                    retry_in.as_secs_f64()
                 );
             }
             Some(RelayEvent::Replayed(n)) if n > 0 => eprintln!("replayed {n} missed events"),
+            Some(RelayEvent::Gap { from, to }) => {
+                eprintln!(
+                    "note: events {from}..{to} were pruned at the relay and cannot be replayed"
+                );
+            }
+            Some(RelayEvent::NewEpoch) => {
+                eprintln!("note: the relay's event store is new; replaying it from seq 0");
+            }
+            Some(RelayEvent::State(RelayState::Live)) => eprintln!("relay: live"),
             Some(_) => {}
             None => break Ok(ExitCode::SUCCESS),
         }
@@ -179,7 +196,9 @@ pub async fn list(
     }
     let skip = found.len().saturating_sub(limit as usize);
     for e in &found[skip..] {
-        print(e, json);
+        if print(e, json).is_err() {
+            break; // the reader has gone
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -4,6 +4,7 @@ mod app;
 mod auth;
 mod chat;
 mod events;
+mod out;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
