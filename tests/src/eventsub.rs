@@ -195,6 +195,14 @@ impl Sender {
         }
     }
 
+    /// The `i`th of a pool of senders on different loopback addresses (127.0.1.x), the way
+    /// Twitch delivers from many hosts: load tests use it so the relay's per-address limit sees
+    /// what it would see in production.
+    pub fn pooled(base: &str, secret: &str, i: usize) -> Self {
+        let host = u8::try_from(i % 250 + 1).unwrap_or(1);
+        Self::from_address(base, secret, std::net::IpAddr::from([127, 0, 1, host]))
+    }
+
     /// Sends a delivery signed with our secret.
     pub async fn send(&self, d: &Delivery) -> reqwest::Response {
         self.send_signed_with(d, &self.secret).await

@@ -96,6 +96,10 @@ async fn half_sent_requests_neither_starve_webhooks_nor_stay_open() {
         sent.elapsed()
     );
 
+    eprintln!(
+        "figure: signed webhook beside {ATTACKERS} half-sent requests answered in {:?}",
+        sent.elapsed()
+    );
     let closes = join_all(
         attackers
             .into_iter()
@@ -108,6 +112,10 @@ async fn half_sent_requests_neither_starve_webhooks_nor_stay_open() {
         "every half-sent request is closed within 30 s"
     );
     let slowest = attacked.elapsed();
+    let latest = closes.iter().flatten().max().copied().unwrap_or_default();
+    eprintln!(
+        "figure: every half-sent request closed, the last {latest:?} after it stopped sending"
+    );
     assert!(slowest < Duration::from_secs(30), "{slowest:?}");
     // And the descriptors went back: only the listener, SQLite's files and the runtime's remain.
     let deadline = Instant::now() + Duration::from_secs(5);
@@ -207,6 +215,12 @@ async fn trickled_bodies_with_and_without_twitch_headers_cannot_starve_intake() 
     assert!(
         count("slow_body") > 0,
         "trickles that got in were cut off: {metrics}"
+    );
+    eprintln!(
+        "figure: malformed {} overloaded {} slow_body {}",
+        count("malformed"),
+        count("overloaded"),
+        count("slow_body")
     );
     assert!(relay.alive());
 }

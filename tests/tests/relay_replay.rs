@@ -39,6 +39,7 @@ async fn a_slow_reader_gets_all_of_a_long_catch_up_with_pings_and_is_not_dropped
     // Reads in bursts with pauses longer than two ping periods: the socket buffers fill, so
     // the ping waits behind megabytes of events and its answer comes late. The relay sees the
     // client drain what it sends, and keeps it.
+    let started = Instant::now();
     let (mut next, mut pings) = (1u64, 0);
     while next <= HISTORY as u64 {
         for _ in 0..250 {
@@ -60,6 +61,10 @@ async fn a_slow_reader_gets_all_of_a_long_catch_up_with_pings_and_is_not_dropped
         }
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
+    eprintln!(
+        "figure: {HISTORY} events to a slow reader in {:?}, {pings} pings seen on the way",
+        started.elapsed()
+    );
     assert!(pings > 0, "pings went out during the catch-up");
     assert_eq!(relay.state.hub().open_sockets(), 1, "still connected");
     relay.stop().await;
@@ -94,8 +99,13 @@ async fn removal_and_shutdown_act_in_the_middle_of_a_catch_up_to_a_stalled_reade
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 
+    eprintln!(
+        "figure: removed client's socket closed {:?} after the removal",
+        removed_at.elapsed()
+    );
     let stopping = Instant::now();
     relay.stop().await;
+    eprintln!("figure: shutdown mid-replay took {:?}", stopping.elapsed());
     assert!(
         stopping.elapsed() < Duration::from_secs(3),
         "shutdown does not wait for a replay to a stalled reader: {:?}",

@@ -127,7 +127,9 @@ async fn pruning_a_large_history_runs_in_chunks_while_webhooks_get_204() {
         slowest = slowest.max(sent.elapsed());
         posted += 1;
     }
-    assert_eq!(prune.await.unwrap().unwrap(), OLD);
+    let pruned = prune.await.unwrap().unwrap();
+    eprintln!("figure: pruned {pruned} rows while {posted} webhooks got 204, slowest {slowest:?}");
+    assert_eq!(pruned, OLD);
     assert!(posted >= 5);
     assert!(
         slowest < Duration::from_secs(1),

@@ -82,9 +82,9 @@ async fn blast(base: &str, seconds: u64, concurrency: u64) -> f64 {
     let body = onair_tests::eventsub::fixture("channel.follow");
     let start = Instant::now();
     let tasks: Vec<_> = (0..concurrency)
-        .map(|_| {
+        .map(|i| {
             let (ok, stop, body) = (ok.clone(), stop.clone(), body.clone());
-            let sender = Sender::new(base, SECRET);
+            let sender = Sender::pooled(base, SECRET, i as usize);
             tokio::spawn(async move {
                 while !stop.load(Ordering::Relaxed) {
                     let mut d = Delivery::fixture("channel.follow");

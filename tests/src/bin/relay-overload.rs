@@ -106,8 +106,8 @@ async fn max_intake(base: &str, conc: usize, secs: u64) -> f64 {
     let ok = Arc::new(AtomicU64::new(0));
     let end = Instant::now() + Duration::from_secs(secs);
     let tasks: Vec<_> = (0..conc)
-        .map(|_| {
-            let (ok, s) = (ok.clone(), Sender::new(base, SECRET));
+        .map(|i| {
+            let (ok, s) = (ok.clone(), Sender::pooled(base, SECRET, i));
             tokio::spawn(async move {
                 while Instant::now() < end {
                     if s.try_send(&Delivery::fixture("channel.follow"))
@@ -136,7 +136,11 @@ async fn overload(relay: &Relay, rate: f64, secs: u64) {
     );
     let lat: Arc<Mutex<Vec<Duration>>> = Arc::default();
     let inflight = Arc::new(AtomicU64::new(0));
-    let sender = Sender::new(&relay.base, SECRET);
+    // Twitch delivers from many hosts; so does the loader (the per-address limit is for one).
+    let senders: Vec<_> = (0..64)
+        .map(|i| Sender::pooled(&relay.base, SECRET, i))
+        .collect();
+    let mut next = 0usize;
     let start = Instant::now();
     let mut tick = tokio::time::interval(Duration::from_millis(10));
     let per_tick = (rate / 100.0).round() as u64;
@@ -150,8 +154,9 @@ async fn overload(relay: &Relay, rate: f64, secs: u64) {
                 continue;
             }
             inflight.fetch_add(1, Relaxed);
+            next = next.wrapping_add(1);
             let (s, ok, shed, failed, lat, inflight) = (
-                sender.clone(),
+                senders[next % senders.len()].clone(),
                 ok.clone(),
                 shed.clone(),
                 failed.clone(),
