@@ -182,6 +182,7 @@ async fn trickled_bodies_with_and_without_twitch_headers_cannot_starve_intake() 
         slowest < Duration::from_secs(2),
         "slowest answer {slowest:?}"
     );
+    eprintln!("figure: 20 signed webhooks beside {ATTACKERS} trickled bodies, slowest {slowest:?}");
     drop(trickle.await.unwrap());
 
     let metrics = reqwest::Client::new()
@@ -223,4 +224,66 @@ async fn trickled_bodies_with_and_without_twitch_headers_cannot_starve_intake() 
         count("slow_body")
     );
     assert!(relay.alive());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rust_log_cannot_turn_on_logging_that_prints_tokens_or_signatures() {
+    let dir = tempfile::tempdir().unwrap();
+    let relay = RelayProcess::start(
+        dir.path(),
+        Options {
+            rust_log: Some(
+                "trace,hyper=trace,hyper::proto::h1=trace,tungstenite=trace,tokio_tungstenite=trace,axum=trace"
+                    .into(),
+            ),
+            ..Options::default()
+        },
+    )
+    .await;
+    let token = relay.add_client("laptop");
+    let d = Delivery::fixture("channel.follow");
+    let signature = d
+        .headers(onair_tests::relay::SECRET)
+        .into_iter()
+        .find(|(k, _)| *k == "Twitch-Eventsub-Message-Signature")
+        .unwrap()
+        .1;
+    assert_eq!(relay.twitch_from("127.0.0.2").send(&d).await.status(), 204);
+    let url = format!("ws://127.0.0.1:{}/ws?token={token}", relay.port);
+    let (mut ws, _) = tokio_tungstenite::connect_async(url).await.unwrap();
+    use futures_util::{SinkExt, StreamExt};
+    ws.send(tokio_tungstenite::tungstenite::Message::text(
+        r#"{"type":"subscribe","after":0}"#,
+    ))
+    .await
+    .unwrap();
+    let _welcome = ws.next().await;
+    let _event = ws.next().await;
+    let metrics = reqwest::Client::new()
+        .get(format!("{}/metrics", relay.base))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(metrics.status(), 200);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let log = relay.log();
+    assert!(
+        log.contains("TRACE"),
+        "trace logging is on for our own code"
+    );
+    assert!(!log.contains(&token), "client token in the log");
+    let hex = signature.trim_start_matches("sha256=");
+    assert!(!log.contains(hex), "webhook signature in the log");
+    assert!(
+        !log.contains(onair_tests::relay::SECRET),
+        "webhook secret in the log"
+    );
+    for noisy in ["hyper::proto", "tungstenite::protocol"] {
+        assert!(
+            !log.lines()
+                .any(|l| l.contains(noisy) && (l.contains("TRACE") || l.contains("DEBUG"))),
+            "{noisy} traced"
+        );
+    }
 }
