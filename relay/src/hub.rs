@@ -68,6 +68,9 @@ struct Sockets {
     count: u32,
     // Cancelled when the client is removed: each of its sockets closes.
     revoked: CancellationToken,
+    // Tells this entry from a later one for the same client (made after a removal), so a slot
+    // of the old one never decrements the new one.
+    generation: u64,
 }
 
 /// Cloneable handle to the hub.
@@ -77,6 +80,7 @@ pub struct Hub {
     status: broadcast::Sender<Utf8Bytes>,
     // Held only to count and look up, never across an await.
     sockets: Arc<Mutex<HashMap<ClientId, Sockets>>>,
+    generations: Arc<std::sync::atomic::AtomicU64>,
 }
 
 /// Refused: the client has `max` sockets open already.
@@ -88,6 +92,7 @@ pub struct TooMany;
 pub struct SocketSlot {
     hub: Hub,
     client: ClientId,
+    generation: u64,
     /// Cancelled when the client is removed.
     pub revoked: CancellationToken,
 }
@@ -99,6 +104,7 @@ impl Hub {
             events: broadcast::channel(live_buffer.max(1)).0,
             status: broadcast::channel(STATUS_BUFFER).0,
             sockets: Arc::default(),
+            generations: Arc::default(),
         }
     }
 
@@ -129,7 +135,12 @@ impl Hub {
     /// Takes a socket slot for `client`, refusing beyond `max`.
     pub fn open(&self, client: ClientId, max: u32) -> Result<SocketSlot, TooMany> {
         let mut sockets = self.lock();
-        let entry = sockets.entry(client).or_default();
+        let entry = sockets.entry(client).or_insert_with(|| Sockets {
+            generation: self
+                .generations
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed),
+            ..Sockets::default()
+        });
         if entry.count >= max {
             return Err(TooMany);
         }
@@ -137,6 +148,7 @@ impl Hub {
         Ok(SocketSlot {
             hub: self.clone(),
             client,
+            generation: entry.generation,
             revoked: entry.revoked.clone(),
         })
     }
@@ -169,7 +181,10 @@ impl Hub {
 impl Drop for SocketSlot {
     fn drop(&mut self) {
         let mut sockets = self.hub.lock();
-        if let Some(s) = sockets.get_mut(&self.client) {
+        if let Some(s) = sockets
+            .get_mut(&self.client)
+            .filter(|s| s.generation == self.generation)
+        {
             s.count = s.count.saturating_sub(1);
             if s.count == 0 && !s.revoked.is_cancelled() {
                 sockets.remove(&self.client);
@@ -230,6 +245,23 @@ mod tests {
         let _other = hub.open(2, 2).unwrap();
         drop(a);
         assert!(hub.open(1, 2).is_ok());
+    }
+
+    #[test]
+    fn an_old_slot_does_not_free_a_place_in_a_newer_entry() {
+        let hub = Hub::new(16);
+        let old = hub.open(1, 8).unwrap();
+        assert_eq!(hub.retain_clients(&[]), 1);
+        // A socket authenticated just before the removal opens after it: a new entry.
+        let new = hub.open(1, 8).unwrap();
+        drop(old);
+        assert_eq!(
+            hub.open_sockets(),
+            1,
+            "the old slot left the new entry alone"
+        );
+        assert_eq!(hub.retain_clients(&[]), 1);
+        assert!(new.revoked.is_cancelled(), "the next poll closes it too");
     }
 
     #[test]

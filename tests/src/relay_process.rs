@@ -104,6 +104,26 @@ impl RelayProcess {
             .to_owned()
     }
 
+    /// `onair_webhooks_total` for `outcome`, read from `/metrics` with a client token.
+    pub async fn webhooks(&self, token: &str, outcome: &str) -> u64 {
+        let metrics = reqwest::Client::new()
+            .get(format!("{}/metrics", self.base))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        let key = format!("onair_webhooks_total{{outcome=\"{outcome}\"}} ");
+        metrics
+            .lines()
+            .find_map(|l| l.strip_prefix(key.as_str()))
+            .unwrap_or_else(|| panic!("no {key} in {metrics}"))
+            .parse()
+            .unwrap()
+    }
+
     /// The soft open-file limit the process runs with now.
     pub fn soft_nofile(&self) -> u64 {
         let limits = std::fs::read_to_string(format!("/proc/{}/limits", self.pid())).unwrap();

@@ -132,8 +132,8 @@ async fn pruning_a_large_history_runs_in_chunks_while_webhooks_get_204() {
     assert_eq!(pruned, OLD);
     assert!(posted >= 5);
     assert!(
-        slowest < Duration::from_secs(1),
-        "slowest webhook during the prune: {slowest:?}"
+        slowest < Duration::from_secs(2),
+        "slowest webhook during the prune (a prune holding the lock would take the 5 s busy timeout): {slowest:?}"
     );
 
     // What was pruned is named as a gap; what is left replays in full.
@@ -257,5 +257,33 @@ async fn the_database_and_its_wal_are_private() {
         .permissions()
         .mode();
     assert_eq!(dmode & 0o777, 0o700);
+    relay.stop().await;
+}
+
+#[tokio::test]
+async fn a_resume_point_past_the_head_resumes_from_the_head() {
+    let dir = tempfile::tempdir().unwrap();
+    let relay = TestRelay::start(&dir.path().join("relay.sqlite3")).await;
+    let token = relay.add_client("t");
+    let twitch = relay.twitch();
+    assert_eq!(
+        twitch
+            .send(&Delivery::fixture("channel.follow"))
+            .await
+            .status(),
+        204
+    );
+    // Seqs from another store, or garbage: no panic, no silent skipping of what comes next.
+    let mut ws = WsClient::connect(&relay, &token).await;
+    ws.subscribe(after(u64::MAX)).await;
+    ws.expect_silence(Duration::from_millis(300)).await;
+    assert_eq!(
+        twitch
+            .send(&Delivery::fixture("channel.cheer"))
+            .await
+            .status(),
+        204
+    );
+    assert_eq!(ws.next_event().await.seq, Some(2));
     relay.stop().await;
 }

@@ -90,6 +90,7 @@ async fn run(socket: WebSocket, state: AppState, slot: SocketSlot) {
         cursor: None,
         catching_up: false,
         reading: None,
+        stale_read: false,
         last_heard: Instant::now(),
         last_busy: Instant::now(),
         state,
@@ -123,8 +124,11 @@ struct Conn {
     live: broadcast::Receiver<Arc<Published>>,
     /// Stored events after the cursor still have to be read and sent before live ones.
     catching_up: bool,
-    /// The store page being read.
+    /// The store page being read. At most one per socket: a new `subscribe` does not start
+    /// another while one runs, it makes the running one stale.
     reading: Option<JoinHandle<Result<Page<Row>, StoreError>>>,
+    /// The page being read was asked for by an earlier subscription; its rows are not wanted.
+    stale_read: bool,
     /// Last frame from the client.
     last_heard: Instant,
     /// Last time frames were waiting to be sent. Our ping queues behind what the socket
@@ -199,7 +203,11 @@ impl Conn {
                 Step::Sent(Err(_)) => Err(End::Gone),
                 Step::Page(page) => {
                     self.reading = None;
-                    page.map_err(internal).and_then(|p| self.on_page(p))
+                    if std::mem::take(&mut self.stale_read) {
+                        Ok(())
+                    } else {
+                        page.map_err(internal).and_then(|p| self.on_page(p))
+                    }
                 }
                 Step::Live(ev) => self.on_live(ev),
                 Step::Status(frame) => {
@@ -252,7 +260,7 @@ impl Conn {
         };
         // Frames of an earlier subscription that were not sent yet are not wanted any more.
         self.out.drop_events();
-        self.reading = None;
+        self.stale_read = self.reading.is_some();
         self.filter = filter;
         self.cursor = Some(start);
         self.catching_up = true;
@@ -272,8 +280,11 @@ impl Conn {
 
     /// Queues a page of stored events; a `gap` first when what the client asked for was pruned.
     fn on_page(&mut self, page: Page<Row>) -> Result<(), End> {
-        let cursor = self.cursor.unwrap_or(0);
-        if page.head.first_seq > cursor + 1 {
+        // A resume point past the head (seqs from another store, or garbage) would silently
+        // skip live events up to it: resume from the head instead.
+        let cursor = self.cursor.unwrap_or(0).min(page.head.last_seq);
+        self.cursor = Some(cursor);
+        if page.head.first_seq > cursor.saturating_add(1) {
             let (from, to) = (cursor + 1, page.head.first_seq - 1);
             self.out
                 .push(ServerFrame::Gap { from, to }.to_json().into());

@@ -109,6 +109,7 @@ impl Gate {
     }
 
     fn take_address(&self, ip: IpAddr) -> Result<AddressSlot, Shed> {
+        let ip = bucket(ip);
         let mut map = self.lock();
         let n = map.entry(ip).or_insert(0);
         if *n >= self.max_per_address {
@@ -142,6 +143,22 @@ impl Drop for AddressSlot {
                 map.remove(&self.ip);
             }
         }
+    }
+}
+
+/// The address a request counts against: an IPv4 address, or an IPv6 /64 (one host is given a
+/// whole /64, so counting single IPv6 addresses would give an attacker endless buckets).
+fn bucket(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V4(v4) => IpAddr::V4(v4),
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => {
+                let mut octets = v6.octets();
+                octets[8..].fill(0);
+                IpAddr::from(octets)
+            }
+        },
     }
 }
 
@@ -186,6 +203,21 @@ mod tests {
         let c = gate.admit(ip("10.0.0.3"), big).unwrap();
         drop(c);
         assert_eq!(gate.lock().get(&ip("10.0.0.3")), None);
+    }
+
+    #[test]
+    fn an_ipv6_slash_64_is_one_address() {
+        let gate = Gate::new(10, 2, 1 << 20);
+        let _a = gate.admit(ip("2001:db8:1:2::1"), 10).unwrap();
+        let _b = gate.admit(ip("2001:db8:1:2:ffff::9"), 10).unwrap();
+        assert_eq!(
+            gate.admit(ip("2001:db8:1:2::77"), 10).unwrap_err(),
+            Shed::Address
+        );
+        assert!(gate.admit(ip("2001:db8:1:3::1"), 10).is_ok());
+        let _c = gate.admit(ip("::ffff:10.0.0.1"), 10).unwrap();
+        let _d = gate.admit(ip("10.0.0.1"), 10).unwrap();
+        assert_eq!(gate.admit(ip("10.0.0.1"), 10).unwrap_err(), Shed::Address);
     }
 
     #[test]

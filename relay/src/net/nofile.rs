@@ -6,8 +6,9 @@
 use rustix::process::{Resource, Rlimit, getrlimit, setrlimit};
 
 /// Descriptors kept for everything that is not a client connection: the listener, SQLite's
-/// files (database, WAL, shared memory, one per reader), the log, the runtime.
-pub const RESERVED: u64 = 64;
+/// files (database, WAL and shared memory for the writer and each of up to
+/// `MAX_CONCURRENT_READS` readers), the log, the runtime.
+pub const RESERVED: u64 = 128;
 
 /// What [`fit`] did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -64,7 +65,7 @@ mod tests {
 
     #[test]
     fn raises_the_soft_limit_up_to_the_hard_one() {
-        assert_eq!(plan(10_000, 1024, 1_048_576), (10_064, 10_000));
+        assert_eq!(plan(10_000, 1024, 1_048_576), (10_128, 10_000));
         // A hard limit too low for the wish: the cap shrinks to fit.
         assert_eq!(plan(10_000, 1024, 4096), (4096, 4096 - RESERVED as usize));
         // Never lowers a generous soft limit.

@@ -60,6 +60,9 @@ impl StoreError {
 
 /// How many idle read connections are kept.
 const MAX_IDLE_READERS: usize = 8;
+/// Reads running at once on the blocking pool. Each may open a connection (three descriptors
+/// with WAL), so without a cap a burst of replays could take the descriptors `accept` needs.
+pub const MAX_CONCURRENT_READS: usize = 16;
 
 /// Filters for reading events.
 #[derive(Debug, Clone, Default)]
@@ -107,6 +110,7 @@ pub struct Store {
     path: Arc<PathBuf>,
     // Idle connections; the lock is held only to push or pop, never across a query or an await.
     idle: Arc<Mutex<Vec<Connection>>>,
+    reads: Arc<tokio::sync::Semaphore>,
 }
 
 impl Store {
@@ -117,6 +121,7 @@ impl Store {
         Ok(Self {
             path: Arc::new(path.to_owned()),
             idle: Arc::new(Mutex::new(vec![conn])),
+            reads: Arc::new(tokio::sync::Semaphore::new(MAX_CONCURRENT_READS)),
         })
     }
 
@@ -148,10 +153,19 @@ impl Store {
         &self,
         f: impl FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
     ) -> Result<T, StoreError> {
-        let store = self.clone();
-        tokio::task::spawn_blocking(move || store.with_conn(f))
+        let permit = self
+            .reads
+            .clone()
+            .acquire_owned()
             .await
-            .map_err(|_| StoreError::Closed)?
+            .map_err(|_| StoreError::Closed)?;
+        let store = self.clone();
+        tokio::task::spawn_blocking(move || {
+            let _permit = permit;
+            store.with_conn(f)
+        })
+        .await
+        .map_err(|_| StoreError::Closed)?
     }
 
     /// The seqs stored now.

@@ -23,7 +23,7 @@ const MAX_BATCH: usize = 512;
 const QUEUE_DEPTH: usize = 4096;
 
 /// Rows deleted per prune transaction: small enough that intake waits milliseconds for it.
-const PRUNE_CHUNK: i64 = 2000;
+const PRUNE_CHUNK: i64 = 500;
 
 /// A committed event: its seq and the bytes stored (the EVENT with `"seq":null`).
 #[derive(Debug)]
@@ -171,6 +171,10 @@ pub fn revocation_info(store: &Store, sub: &Subscription) -> SubscriptionInfo {
 /// A prune in progress.
 struct Pruning {
     cutoff_ms: i64,
+    /// Every seq up to this goes: the newest seq received before the cutoff, fixed at the
+    /// first chunk. Deleting by seq rather than by time keeps what is left contiguous (a seq
+    /// can carry an earlier time than the one before it), so `first_seq` and `gap` stay true.
+    upto: Option<i64>,
     deleted: usize,
     reply: oneshot::Sender<Result<usize, StoreError>>,
 }
@@ -242,6 +246,7 @@ impl Thread {
                 }
                 self.pruning = Some(Pruning {
                     cutoff_ms,
+                    upto: None,
                     deleted: 0,
                     reply,
                 });
@@ -258,10 +263,21 @@ impl Thread {
             let tx = self
                 .conn
                 .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            let upto = match p.upto {
+                Some(upto) => upto,
+                None => {
+                    let upto: Option<i64> = tx.query_row(
+                        "SELECT MAX(seq) FROM events WHERE received_ms < ?1",
+                        [p.cutoff_ms],
+                        |r| r.get(0),
+                    )?;
+                    *p.upto.insert(upto.unwrap_or(0))
+                }
+            };
             let n = tx.execute(
                 "DELETE FROM events WHERE seq IN
-                 (SELECT seq FROM events WHERE received_ms < ?1 LIMIT ?2)",
-                params![p.cutoff_ms, PRUNE_CHUNK],
+                 (SELECT seq FROM events WHERE seq <= ?1 ORDER BY seq LIMIT ?2)",
+                params![upto, PRUNE_CHUNK],
             )?;
             if (n as i64) < PRUNE_CHUNK {
                 tx.execute(

@@ -160,30 +160,13 @@ async fn main() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let peak = relay.peak_rss_kib();
-    let metrics = reqwest::Client::new()
-        .get(format!("{}/metrics", relay.base))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let count = |outcome: &str| -> u64 {
-        let key = format!("onair_webhooks_total{{outcome=\"{outcome}\"}} ");
-        metrics
-            .lines()
-            .find_map(|l| l.strip_prefix(key.as_str()))
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(0)
-    };
     drop(uploads.await.unwrap());
     let oom = cgroup.as_ref().map_or(0, Cgroup::oom_kills);
     println!(
         "{UPLOADS} uploads of {DECLARED} bytes declared, {SENT} sent, then stalled: {} shed with 503 before \
          their body, {} cut off as slow; {answered} webhooks answered 204 meanwhile, slowest {slowest:?}",
-        count("overloaded"),
-        count("slow_body")
+        relay.webhooks(&token, "overloaded").await,
+        relay.webhooks(&token, "slow_body").await
     );
     println!(
         "relay RSS: {} MiB at start, {} MiB peak (limit {limit_mib} MiB); OOM kills: {oom}",
