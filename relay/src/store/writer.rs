@@ -23,7 +23,7 @@ const MAX_BATCH: usize = 512;
 const QUEUE_DEPTH: usize = 4096;
 
 /// Rows deleted per prune transaction: small enough that intake waits milliseconds for it.
-const PRUNE_CHUNK: i64 = 500;
+const PRUNE_CHUNK: i64 = 250;
 
 /// A committed event: its seq and the bytes stored (the EVENT with `"seq":null`).
 #[derive(Debug)]
