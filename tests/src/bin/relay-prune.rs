@@ -86,6 +86,10 @@ async fn main() {
     );
     // (The relay's own prune at start may have taken the first seeded batch already.)
     let head = relay.state.store().head().await.unwrap();
-    assert_eq!(head.first_seq, rows as u64 + 1, "every old event is gone, nothing newer");
+    assert_eq!(
+        head.first_seq,
+        rows as u64 + 1,
+        "every old event is gone, nothing newer"
+    );
     relay.stop().await;
 }
