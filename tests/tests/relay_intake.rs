@@ -225,6 +225,31 @@ async fn bodies_over_one_mebibyte_are_refused() {
 }
 
 #[tokio::test]
+async fn a_declared_50_mb_body_is_refused_before_100_continue() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let dir = tempfile::tempdir().unwrap();
+    let relay = TestRelay::start(&dir.path().join("relay.sqlite3")).await;
+    let d = Delivery::fixture("channel.cheer");
+    let mut head = String::from("POST /eventsub HTTP/1.1\r\nHost: x\r\n");
+    for (k, v) in d.headers(onair_tests::relay::SECRET) {
+        head.push_str(&format!("{k}: {v}\r\n"));
+    }
+    head.push_str("Content-Length: 50000000\r\nExpect: 100-continue\r\n\r\n");
+    let mut tcp = tokio::net::TcpStream::connect(relay.addr).await.unwrap();
+    tcp.write_all(head.as_bytes()).await.unwrap();
+    let mut answer = vec![0u8; 256];
+    let n = tokio::time::timeout(Duration::from_secs(2), tcp.read(&mut answer))
+        .await
+        .expect("answered at once")
+        .unwrap();
+    let text = String::from_utf8_lossy(&answer[..n]);
+    assert!(text.starts_with("HTTP/1.1 413"), "{text}");
+    assert!(!text.contains("100 Continue"), "{text}");
+    assert_eq!(relay.state.metrics().webhooks(Outcome::TooLarge), 1);
+    relay.stop().await;
+}
+
+#[tokio::test]
 async fn slow_bodies_wrong_methods_and_huge_headers_are_refused() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let dir = tempfile::tempdir().unwrap();
