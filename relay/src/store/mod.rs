@@ -2,6 +2,8 @@
 //! id), revocations, and client token hashes. One writer thread commits in groups (see
 //! [`writer`]); readers come from a small pool and run on the blocking thread pool.
 
+mod insert;
+mod prune;
 mod schema;
 mod writer;
 

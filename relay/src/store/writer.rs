@@ -11,9 +11,11 @@ use std::thread::JoinHandle;
 
 use onair_common::wire::SubscriptionInfo;
 use onair_common::{Event, eventsub::Subscription};
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::Connection;
 use tokio::sync::{mpsc, oneshot};
 
+use super::insert::{insert_event, insert_revocation};
+use super::prune::{self, Pruning};
 use super::{Store, StoreError, schema};
 
 /// Most requests committed in one transaction.
@@ -21,9 +23,6 @@ const MAX_BATCH: usize = 512;
 /// Requests that may wait for the writer. Beyond this the relay is over capacity and sheds new
 /// notifications with 503 (Twitch retries them) rather than letting every answer get slow.
 const QUEUE_DEPTH: usize = 4096;
-
-/// Rows deleted per prune transaction: small enough that intake waits milliseconds for it.
-const PRUNE_CHUNK: i64 = 250;
 
 /// A committed event: its seq and the bytes stored (the EVENT with `"seq":null`).
 #[derive(Debug)]
@@ -168,17 +167,6 @@ pub fn revocation_info(store: &Store, sub: &Subscription) -> SubscriptionInfo {
     }
 }
 
-/// A prune in progress.
-struct Pruning {
-    cutoff_ms: i64,
-    /// Every seq up to this goes: the newest seq received before the cutoff, fixed at the
-    /// first chunk. Deleting by seq rather than by time keeps what is left contiguous (a seq
-    /// can carry an earlier time than the one before it), so `first_seq` and `gap` stay true.
-    upto: Option<i64>,
-    deleted: usize,
-    reply: oneshot::Sender<Result<usize, StoreError>>,
-}
-
 /// The writer thread's state.
 struct Thread {
     conn: Connection,
@@ -259,41 +247,10 @@ impl Thread {
         let Some(p) = self.pruning.as_mut() else {
             return;
         };
-        let result = (|| {
-            let tx = self
-                .conn
-                .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-            let upto = match p.upto {
-                Some(upto) => upto,
-                None => {
-                    let upto: Option<i64> = tx.query_row(
-                        "SELECT MAX(seq) FROM events WHERE received_ms < ?1",
-                        [p.cutoff_ms],
-                        |r| r.get(0),
-                    )?;
-                    *p.upto.insert(upto.unwrap_or(0))
-                }
-            };
-            let n = tx.execute(
-                "DELETE FROM events WHERE seq IN
-                 (SELECT seq FROM events WHERE seq <= ?1 ORDER BY seq LIMIT ?2)",
-                params![upto, PRUNE_CHUNK],
-            )?;
-            if (n as i64) < PRUNE_CHUNK {
-                tx.execute(
-                    "DELETE FROM revocations WHERE received_ms < ?1",
-                    [p.cutoff_ms],
-                )?;
-            }
-            tx.commit()?;
-            Ok::<_, rusqlite::Error>(n)
-        })();
-        match result {
-            Ok(n) => {
-                p.deleted += n;
-                if (n as i64) < PRUNE_CHUNK
-                    && let Some(p) = self.pruning.take()
-                {
+        match prune::chunk(&mut self.conn, p) {
+            Ok(false) => {}
+            Ok(true) => {
+                if let Some(p) = self.pruning.take() {
                     let _ = p.reply.send(Ok(p.deleted));
                 }
             }
@@ -362,68 +319,4 @@ enum Done {
         Option<Arc<Stored>>,
     ),
     Revocation(oneshot::Sender<Result<bool, StoreError>>, bool),
-}
-
-fn insert_event(
-    tx: &rusqlite::Transaction<'_>,
-    mut event: Event,
-    received_ms: i64,
-) -> rusqlite::Result<Option<Arc<Stored>>> {
-    // Looked up first rather than left to the UNIQUE constraint: a conflicting insert still
-    // takes an AUTOINCREMENT value, and seqs must stay contiguous so a client can tell a real
-    // gap from a redelivery.
-    let seen = tx
-        .prepare_cached("SELECT 1 FROM events WHERE message_id = ?1")?
-        .query_row([&event.id], |_| Ok(()))
-        .optional()?;
-    if seen.is_some() {
-        return Ok(None);
-    }
-    event.seq = None;
-    let body = serde_json::to_string(&event).unwrap_or_default();
-    tx.prepare_cached(
-        "INSERT INTO events (message_id, type, channel_id, channel_login, received_ms, body)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-    )?
-    .execute(params![
-        event.id,
-        event.kind,
-        event.channel.id,
-        event.channel.login,
-        received_ms,
-        body
-    ])?;
-    let seq = tx.last_insert_rowid() as u64;
-    Ok(Some(Arc::new(Stored {
-        seq,
-        kind: event.kind,
-        channel: event.channel.login,
-        body,
-    })))
-}
-
-fn insert_revocation(
-    tx: &rusqlite::Transaction<'_>,
-    message_id: &str,
-    info: &SubscriptionInfo,
-    received_ms: i64,
-) -> rusqlite::Result<bool> {
-    let changed = tx
-        .prepare_cached(
-            "INSERT INTO revocations (message_id, subscription_id, type, version, channel, status,
-             cost, created_at, received_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
-             ON CONFLICT(message_id) DO NOTHING",
-        )?
-        .execute(params![
-            message_id,
-            info.id,
-            info.kind,
-            info.version,
-            info.channel,
-            info.status,
-            info.cost as i64,
-            info.created_at,
-            received_ms
-        ])?;
-    Ok(changed > 0)
 }

@@ -7,15 +7,13 @@
 //! Replay and live never overlap or leave a gap: the live receiver is taken before the store is
 //! read, and `cursor` (the highest seq covered, matched or not) skips what replay covered.
 
-use std::collections::VecDeque;
 use std::sync::Arc;
-use std::task::{Context, Poll};
 use std::time::Instant;
 
 use axum::extract::State;
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade, close_code};
 use axum::response::{IntoResponse, Response};
-use futures_util::stream::{SplitSink, SplitStream};
+use futures_util::stream::SplitStream;
 use futures_util::{SinkExt, StreamExt};
 use onair_common::wire::{ClientFrame, PROTOCOL_VERSION, ServerFrame, Subscribe};
 use tokio::sync::broadcast::{self, error::RecvError};
@@ -26,6 +24,9 @@ use super::error::AppError;
 use crate::app::AppState;
 use crate::hub::{Published, SocketSlot, event_frame};
 use crate::store::{Page, Query, Row, StoreError};
+use outbox::Outbox;
+
+mod outbox;
 
 /// Our frames are small; the 128 KiB defaults would cost that much per socket.
 const READ_BUFFER_BYTES: usize = 4 * 1024;
@@ -336,96 +337,6 @@ impl Conn {
         }
         self.out.push_ping();
         Ok(())
-    }
-}
-
-/// Frames waiting for the socket, and the socket's sending half.
-struct Outbox {
-    sink: SplitSink<WebSocket, Message>,
-    queue: VecDeque<Message>,
-    /// Frames were handed to the socket and not flushed yet.
-    unflushed: bool,
-    /// Text frames in `queue` (pings are not counted: they are ours, not the client's load).
-    texts: usize,
-}
-
-impl Outbox {
-    fn new(sink: SplitSink<WebSocket, Message>) -> Self {
-        Self {
-            sink,
-            queue: VecDeque::new(),
-            unflushed: false,
-            texts: 0,
-        }
-    }
-
-    fn len(&self) -> usize {
-        self.queue.len()
-    }
-
-    fn busy(&self) -> bool {
-        !self.queue.is_empty() || self.unflushed
-    }
-
-    /// Whether frames for the client are waiting (not just our pings).
-    fn has_data(&self) -> bool {
-        self.texts > 0
-    }
-
-    fn push(&mut self, text: Utf8Bytes) {
-        self.queue.push_back(Message::Text(text));
-        self.texts += 1;
-    }
-
-    /// Pings go ahead of queued data: they measure the client, not our backlog.
-    fn push_ping(&mut self) {
-        self.queue.push_front(Message::Ping(Default::default()));
-    }
-
-    /// Forgets queued frames of an earlier subscription.
-    fn drop_events(&mut self) {
-        self.queue.retain(|m| !matches!(m, Message::Text(_)));
-        self.texts = 0;
-    }
-
-    /// Hands queued frames to the socket and flushes, as far as it takes them now. Ready once
-    /// something moved (or all is flushed); a message leaves the queue only when the socket
-    /// has accepted it, so dropping this future loses nothing.
-    fn poll_send(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), axum::Error>> {
-        let mut moved = false;
-        while !self.queue.is_empty() {
-            match self.sink.poll_ready_unpin(cx) {
-                Poll::Ready(Ok(())) => {}
-                Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
-                Poll::Pending => return progress(moved),
-            }
-            if let Some(msg) = self.queue.pop_front() {
-                if matches!(msg, Message::Text(_)) {
-                    self.texts -= 1;
-                }
-                self.sink.start_send_unpin(msg)?;
-                self.unflushed = true;
-                moved = true;
-            }
-        }
-        match self.sink.poll_flush_unpin(cx) {
-            Poll::Ready(Ok(())) => {
-                self.unflushed = false;
-                moved = true;
-            }
-            Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
-            Poll::Pending => {}
-        }
-        progress(moved)
-    }
-}
-
-/// Ready once something moved, so the loop can go round (and reset the stall clock).
-fn progress(moved: bool) -> Poll<Result<(), axum::Error>> {
-    if moved {
-        Poll::Ready(Ok(()))
-    } else {
-        Poll::Pending
     }
 }
 

@@ -1,0 +1,74 @@
+//! What one queued job writes inside the writer's transaction: an event (unless its message id
+//! is stored already) or a revocation record.
+
+use std::sync::Arc;
+
+use onair_common::Event;
+use onair_common::wire::SubscriptionInfo;
+use rusqlite::{OptionalExtension, params};
+
+use super::writer::Stored;
+
+pub(super) fn insert_event(
+    tx: &rusqlite::Transaction<'_>,
+    mut event: Event,
+    received_ms: i64,
+) -> rusqlite::Result<Option<Arc<Stored>>> {
+    // Looked up first rather than left to the UNIQUE constraint: a conflicting insert still
+    // takes an AUTOINCREMENT value, and seqs must stay contiguous so a client can tell a real
+    // gap from a redelivery.
+    let seen = tx
+        .prepare_cached("SELECT 1 FROM events WHERE message_id = ?1")?
+        .query_row([&event.id], |_| Ok(()))
+        .optional()?;
+    if seen.is_some() {
+        return Ok(None);
+    }
+    event.seq = None;
+    let body = serde_json::to_string(&event).unwrap_or_default();
+    tx.prepare_cached(
+        "INSERT INTO events (message_id, type, channel_id, channel_login, received_ms, body)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    )?
+    .execute(params![
+        event.id,
+        event.kind,
+        event.channel.id,
+        event.channel.login,
+        received_ms,
+        body
+    ])?;
+    let seq = tx.last_insert_rowid() as u64;
+    Ok(Some(Arc::new(Stored {
+        seq,
+        kind: event.kind,
+        channel: event.channel.login,
+        body,
+    })))
+}
+
+pub(super) fn insert_revocation(
+    tx: &rusqlite::Transaction<'_>,
+    message_id: &str,
+    info: &SubscriptionInfo,
+    received_ms: i64,
+) -> rusqlite::Result<bool> {
+    let changed = tx
+        .prepare_cached(
+            "INSERT INTO revocations (message_id, subscription_id, type, version, channel, status,
+             cost, created_at, received_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
+             ON CONFLICT(message_id) DO NOTHING",
+        )?
+        .execute(params![
+            message_id,
+            info.id,
+            info.kind,
+            info.version,
+            info.channel,
+            info.status,
+            info.cost as i64,
+            info.created_at,
+            received_ms
+        ])?;
+    Ok(changed > 0)
+}
