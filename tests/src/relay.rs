@@ -96,6 +96,15 @@ impl TestRelay {
         Sender::new(&self.base, SECRET)
     }
 
+    /// Posts a fresh notification of `kind` (a fixture) as Twitch would; the answer's status.
+    pub async fn post(&self, kind: &str) -> u16 {
+        self.twitch()
+            .send(&crate::eventsub::Delivery::fixture(kind))
+            .await
+            .status()
+            .as_u16()
+    }
+
     /// Creates a client and returns its token (as `onair-relay client add` does).
     pub fn add_client(&self, name: &str) -> String {
         let store = Store::open(&self.database).unwrap();

@@ -34,13 +34,7 @@ async fn a_redelivery_takes_no_seq_and_unknown_types_are_not_counted_as_stored()
     let a = Delivery::fixture("channel.follow");
     assert_eq!(twitch.send(&a).await.status(), 204);
     assert_eq!(twitch.send(&a.redelivery()).await.status(), 204);
-    assert_eq!(
-        twitch
-            .send(&Delivery::fixture("channel.cheer"))
-            .await
-            .status(),
-        204
-    );
+    assert_eq!(relay.post("channel.cheer").await, 204);
     let mut ws = WsClient::connect(&relay, &token).await;
     assert_eq!(ws.welcome_seq, 2, "last_seq is the highest stored seq");
     ws.subscribe(after(0)).await;
@@ -112,18 +106,11 @@ async fn pruning_a_large_history_runs_in_chunks_while_webhooks_get_204() {
 
     let writer = relay.state.writer().clone();
     let prune = tokio::spawn(async move { writer.prune(now_ms() - 30 * DAY_MS).await });
-    let twitch = relay.twitch();
     let mut slowest = Duration::ZERO;
     let mut posted = 0;
     while !prune.is_finished() || posted < 5 {
         let sent = Instant::now();
-        assert_eq!(
-            twitch
-                .send(&Delivery::fixture("channel.follow"))
-                .await
-                .status(),
-            204
-        );
+        assert_eq!(relay.post("channel.follow").await, 204);
         slowest = slowest.max(sent.elapsed());
         posted += 1;
     }
@@ -207,24 +194,11 @@ async fn healthz_is_503_while_commits_fail_and_recovers() {
             .unwrap();
     });
     locked.await.unwrap();
-    let twitch = relay.twitch();
-    assert_eq!(
-        twitch
-            .send(&Delivery::fixture("channel.follow"))
-            .await
-            .status(),
-        500
-    );
+    assert_eq!(relay.post("channel.follow").await, 500);
     assert_eq!(relay.get("/healthz", None).await.status(), 503);
     release.send(()).unwrap();
     holder.join().unwrap();
-    assert_eq!(
-        twitch
-            .send(&Delivery::fixture("channel.follow"))
-            .await
-            .status(),
-        204
-    );
+    assert_eq!(relay.post("channel.follow").await, 204);
     assert_eq!(relay.get("/healthz", None).await.status(), 200);
     relay.stop().await;
 }
@@ -265,25 +239,12 @@ async fn a_resume_point_past_the_head_resumes_from_the_head() {
     let dir = tempfile::tempdir().unwrap();
     let relay = TestRelay::start(&dir.path().join("relay.sqlite3")).await;
     let token = relay.add_client("t");
-    let twitch = relay.twitch();
-    assert_eq!(
-        twitch
-            .send(&Delivery::fixture("channel.follow"))
-            .await
-            .status(),
-        204
-    );
+    assert_eq!(relay.post("channel.follow").await, 204);
     // Seqs from another store, or garbage: no panic, no silent skipping of what comes next.
     let mut ws = WsClient::connect(&relay, &token).await;
     ws.subscribe(after(u64::MAX)).await;
     ws.expect_silence(Duration::from_millis(300)).await;
-    assert_eq!(
-        twitch
-            .send(&Delivery::fixture("channel.cheer"))
-            .await
-            .status(),
-        204
-    );
+    assert_eq!(relay.post("channel.cheer").await, 204);
     assert_eq!(ws.next_event().await.seq, Some(2));
     relay.stop().await;
 }
