@@ -5,6 +5,7 @@ pub mod catalog;
 pub mod config;
 pub mod event;
 pub mod eventsub;
+pub mod logging;
 pub mod secret;
 pub mod time;
 pub mod twitch;

@@ -24,17 +24,7 @@ pub fn run(config_path: Option<&Path>) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let mut problems: Vec<String> = config_problems.iter().map(ToString::to_string).collect();
-    let invalid = |key: &str| config_problems.iter().any(|p| p.key == key);
-    problems.extend(
-        self::problems(&config)
-            .into_iter()
-            // A key set to a bad value is reported as such, not also as missing.
-            .filter(|p| {
-                !(p.starts_with("relay.webhook_secret") && invalid("relay.webhook_secret"))
-            }),
-    );
-    let config = &config;
+    let problems = problems(&config, &config_problems);
     match &config.file {
         Some(f) => eprintln!("config: {}", f.display()),
         None => eprintln!("config: no file; defaults and ONAIR_* environment only"),
@@ -49,7 +39,7 @@ pub fn run(config_path: Option<&Path>) -> ExitCode {
             "warning: relay.webhook_secret is weak: {weak}; use 32 or more random characters, e.g. `openssl rand -hex 32` (serve accepts it)"
         );
     }
-    for n in notes(config) {
+    for n in notes(&config) {
         println!("note: {n}");
     }
     if problems.is_empty() {
@@ -63,10 +53,13 @@ pub fn run(config_path: Option<&Path>) -> ExitCode {
     ExitCode::from(2)
 }
 
-/// What would stop `serve`, as messages.
-pub fn problems(config: &Config) -> Vec<String> {
-    let mut out = Vec::new();
-    if config.relay.webhook_secret.is_none() {
+/// What would stop `serve`, as messages: the config's own `invalid` values first, then what is
+/// missing or unusable.
+pub fn problems(config: &Config, invalid: &[Problem]) -> Vec<String> {
+    let mut out: Vec<String> = invalid.iter().map(ToString::to_string).collect();
+    // A secret set to a bad value is reported as such, not also as missing.
+    let secret_invalid = invalid.iter().any(|p| p.key == "relay.webhook_secret");
+    if config.relay.webhook_secret.is_none() && !secret_invalid {
         let p: Problem =
             config.missing("relay.webhook_secret", "to serve (10-100 ASCII characters)");
         out.push(p.to_string());

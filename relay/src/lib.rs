@@ -8,7 +8,6 @@ pub mod helix;
 pub mod http;
 pub mod hub;
 pub mod intake;
-pub mod logging;
 pub mod metrics;
 pub mod net;
 pub mod store;

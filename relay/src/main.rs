@@ -4,8 +4,8 @@ use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use clap::Parser;
+use onair_common::logging;
 use onair_relay::cli::{Cli, run};
-use onair_relay::logging;
 use tracing_subscriber::Layer;
 use tracing_subscriber::filter::FilterExt;
 use tracing_subscriber::layer::SubscriberExt;
@@ -13,8 +13,7 @@ use tracing_subscriber::util::SubscriberInitExt;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let rust_log = std::env::var("RUST_LOG").ok();
-    let filter = logging::wanted(cli.verbose, rust_log.as_deref()).and(logging::cap());
+    let filter = logging::wanted(cli.verbose).and(logging::caps(&[]));
     let stderr = tracing_subscriber::fmt::layer()
         .with_writer(std::io::stderr)
         .with_ansi(std::io::stderr().is_terminal())

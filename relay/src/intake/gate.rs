@@ -103,11 +103,6 @@ impl Gate {
         })
     }
 
-    /// Requests in flight (for tests and the overload figures).
-    pub fn in_flight(&self) -> usize {
-        MAX_IN_FLIGHT.saturating_sub(self.slots.available_permits())
-    }
-
     fn take_address(&self, ip: IpAddr) -> Result<AddressSlot, Shed> {
         let ip = bucket(ip);
         let mut map = self.lock();

@@ -113,6 +113,8 @@ pub struct Store {
     // Idle connections; the lock is held only to push or pop, never across a query or an await.
     idle: Arc<Mutex<Vec<Connection>>>,
     reads: Arc<tokio::sync::Semaphore>,
+    // Written once when the database is created; read at open rather than per welcome.
+    epoch: Arc<str>,
 }
 
 impl Store {
@@ -120,10 +122,16 @@ impl Store {
     pub fn open(path: &Path) -> Result<Self, StoreError> {
         let conn = schema::open(path)?;
         schema::migrate(&conn, path)?;
+        let epoch: String = conn
+            .query_row("SELECT value FROM meta WHERE key = 'epoch'", [], |r| {
+                r.get(0)
+            })
+            .map_err(|e| StoreError::open(path, e))?;
         Ok(Self {
             path: Arc::new(path.to_owned()),
             idle: Arc::new(Mutex::new(vec![conn])),
             reads: Arc::new(tokio::sync::Semaphore::new(MAX_CONCURRENT_READS)),
+            epoch: epoch.into(),
         })
     }
 
@@ -176,15 +184,8 @@ impl Store {
     }
 
     /// The name of this database's history (`welcome.epoch`).
-    pub async fn epoch(&self) -> Result<String, StoreError> {
-        self.read(|c| {
-            Ok(
-                c.query_row("SELECT value FROM meta WHERE key = 'epoch'", [], |r| {
-                    r.get(0)
-                })?,
-            )
-        })
-        .await
+    pub fn epoch(&self) -> &str {
+        &self.epoch
     }
 
     /// Events matching `q`, ascending, with the store's bounds read in the same transaction.

@@ -8,9 +8,8 @@ mod rotate;
 
 use std::path::PathBuf;
 
-use tracing::level_filters::LevelFilter;
+use onair_common::logging;
 use tracing_appender::non_blocking::WorkerGuard;
-use tracing_subscriber::EnvFilter;
 use tracing_subscriber::filter::Targets;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
@@ -21,16 +20,9 @@ pub use rotate::RotatingFile;
 pub const MAX_LOG_BYTES: u64 = 10 * 1024 * 1024;
 /// Old files kept (`onair.log.1` ... `onair.log.4`): at most 50 MiB of logs in all.
 pub const KEEP_LOG_FILES: usize = 4;
-/// Crates whose debug and trace output can carry a token, an `Authorization` header or a chat
-/// `PASS` line; capped at `info` whatever `RUST_LOG` says.
+/// Besides the HTTP, TLS and WebSocket crates every binary caps
+/// ([`onair_common::logging::WIRE_CRATES`]), the keyring crates: they handle the tokens.
 pub const CAPPED: &[&str] = &[
-    "hyper",
-    "hyper_util",
-    "reqwest",
-    "h2",
-    "rustls",
-    "tungstenite",
-    "tokio_tungstenite",
     "keyring_core",
     "dbus_secret_service_keyring_store",
     "linux_keyutils_keyring_store",
@@ -44,22 +36,13 @@ pub fn log_path() -> PathBuf {
 /// The caps, as a filter of their own: it is combined with the `RUST_LOG` filter, so both must
 /// let an event through.
 pub fn caps() -> Targets {
-    CAPPED
-        .iter()
-        .fold(Targets::new().with_default(LevelFilter::TRACE), |t, c| {
-            t.with_target(*c, LevelFilter::INFO)
-        })
+    logging::caps(CAPPED)
 }
 
 /// Starts logging to [`log_path`]; `verbose` is the count of `-v`. Keep the guard until exit: it
 /// flushes the queue. A log that cannot be opened only costs the log.
 pub fn init(verbose: u8) -> Option<WorkerGuard> {
-    let level = match verbose {
-        0 => "info",
-        1 => "debug",
-        _ => "trace",
-    };
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(level));
+    let filter = logging::wanted(verbose);
     let file = RotatingFile::open(log_path(), MAX_LOG_BYTES, KEEP_LOG_FILES).ok()?;
     let (writer, guard) = tracing_appender::non_blocking(file);
     tracing_subscriber::registry()

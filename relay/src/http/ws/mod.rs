@@ -143,12 +143,11 @@ impl Conn {
     async fn welcome(&mut self) -> Result<(), End> {
         let store = self.state.store();
         let head = store.head().await.map_err(internal)?;
-        let epoch = store.epoch().await.map_err(internal)?;
         let frame = ServerFrame::Welcome {
             protocol: PROTOCOL_VERSION,
             last_seq: head.last_seq,
             first_seq: head.first_seq,
-            epoch,
+            epoch: store.epoch().to_owned(),
         };
         self.out.push(frame.to_json().into());
         let send = std::future::poll_fn(|cx| self.out.poll_send(cx));
