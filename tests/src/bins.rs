@@ -20,6 +20,14 @@ pub fn path(name: &str) -> PathBuf {
     bin
 }
 
+/// A script's `i`th command-line argument as a number, or `default`.
+pub fn arg(i: usize, default: u64) -> u64 {
+    std::env::args()
+        .nth(i)
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(default)
+}
+
 /// A command for `onair` isolated in `home`: its own config, data and state dirs, no ONAIR_*
 /// variables from the caller.
 pub fn onair(home: &std::path::Path) -> Command {

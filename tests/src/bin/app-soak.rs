@@ -9,6 +9,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // A test script: panics report.
 
+use onair_tests::bins::arg;
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
@@ -27,13 +28,6 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 const CORPUS: &str = include_str!("../../../tui/tests/data/twitch-irc-nymn-800.txt");
-
-fn arg(i: usize, default: u64) -> u64 {
-    std::env::args()
-        .nth(i)
-        .and_then(|a| a.parse().ok())
-        .unwrap_or(default)
-}
 
 fn rss_kib() -> u64 {
     std::fs::read_to_string("/proc/self/status")

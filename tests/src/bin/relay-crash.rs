@@ -69,10 +69,7 @@ async fn wait_healthy(base: &str) {
 
 #[tokio::main]
 async fn main() {
-    let kills: u32 = std::env::args()
-        .nth(1)
-        .and_then(|a| a.parse().ok())
-        .unwrap_or(20);
+    let kills = u32::try_from(onair_tests::bins::arg(1, 20)).unwrap_or(u32::MAX);
     let dir = tempfile::tempdir().unwrap();
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()

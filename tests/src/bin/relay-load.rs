@@ -11,6 +11,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // A load script: panics report.
 
+use onair_tests::bins::arg;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -21,13 +22,6 @@ use onair_common::wire::Subscribe;
 use onair_tests::eventsub::{Delivery, Sender};
 use onair_tests::relay::{SECRET, TestRelay, WsClient};
 use tokio::sync::mpsc;
-
-fn arg(i: usize, default: u64) -> u64 {
-    std::env::args()
-        .nth(i)
-        .and_then(|a| a.parse().ok())
-        .unwrap_or(default)
-}
 
 #[tokio::main]
 async fn main() {

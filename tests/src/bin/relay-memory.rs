@@ -118,10 +118,7 @@ async fn stalled_upload(port: u16, source: usize, n: usize) -> Option<TcpStream>
 
 #[tokio::main]
 async fn main() {
-    let limit_mib: u64 = std::env::args()
-        .nth(1)
-        .and_then(|a| a.parse().ok())
-        .unwrap_or(128);
+    let limit_mib = onair_tests::bins::arg(1, 128);
     onair_relay::net::nofile::fit(UPLOADS * 2 + 256);
     let dir = tempfile::tempdir().unwrap();
     let mut relay = RelayProcess::start(dir.path(), Options::default()).await;

@@ -13,6 +13,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // A load script: panics report.
 
+use onair_tests::bins::arg;
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
@@ -27,13 +28,6 @@ use tokio_tungstenite::tungstenite::Message;
 
 /// Receipts of event seqs by the active clients.
 type Seen = Arc<Mutex<Vec<(u64, Instant)>>>;
-
-fn arg(i: usize, default: u64) -> u64 {
-    std::env::args()
-        .nth(i)
-        .and_then(|a| a.parse().ok())
-        .unwrap_or(default)
-}
 
 struct Relay {
     child: Child,

@@ -25,10 +25,7 @@ fn pct(v: &mut [Duration], p: f64) -> Duration {
 
 #[tokio::main]
 async fn main() {
-    let rows: usize = std::env::args()
-        .nth(1)
-        .and_then(|a| a.parse().ok())
-        .unwrap_or(1_000_000);
+    let rows = usize::try_from(onair_tests::bins::arg(1, 1_000_000)).unwrap_or(usize::MAX);
     let dir = tempfile::tempdir().unwrap();
     let relay = TestRelay::start(&dir.path().join("relay.sqlite3")).await;
     let now = jiff::Timestamp::now().as_millisecond();

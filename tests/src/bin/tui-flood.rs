@@ -7,6 +7,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // A load script: panics report.
 
+use onair_tests::bins::arg;
 use std::time::{Duration, Instant};
 
 use onair::app::run::drive;
@@ -43,13 +44,6 @@ fn usage() -> (f64, u64) {
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
         .unwrap_or(0);
     (ticks / 100.0, rss)
-}
-
-fn arg(i: usize, default: u64) -> u64 {
-    std::env::args()
-        .nth(i)
-        .and_then(|a| a.parse().ok())
-        .unwrap_or(default)
 }
 
 #[tokio::main(flavor = "current_thread")]
