@@ -5,6 +5,7 @@ pub mod catalog;
 pub mod config;
 pub mod event;
 pub mod eventsub;
+pub mod guide;
 pub mod logging;
 pub mod secret;
 pub mod time;

@@ -166,6 +166,7 @@ pub struct Relay {
     state: AppState,
     writer_thread: JoinHandle<()>,
     sync: Option<SyncSettings>,
+    tls: Option<net::Tls>,
 }
 
 impl Relay {
@@ -188,12 +189,19 @@ impl Relay {
             state,
             writer_thread,
             sync: None,
+            tls: None,
         })
     }
 
     /// Syncs the EventSub subscriptions at start and after every revocation.
     pub fn with_sync(mut self, sync: SyncSettings) -> Self {
         self.sync = Some(sync);
+        self
+    }
+
+    /// Serves HTTPS with `tls` instead of plain HTTP.
+    pub fn with_tls(mut self, tls: net::Tls) -> Self {
+        self.tls = Some(tls);
         self
     }
 
@@ -213,6 +221,7 @@ impl Relay {
             state,
             writer_thread,
             sync,
+            tls,
         } = self;
         if let Some(sync) = sync {
             state.tasks().spawn(keep_subscribed(state.clone(), sync));
@@ -233,6 +242,7 @@ impl Relay {
             listener,
             app(state.clone()),
             limits,
+            tls,
             state.shutdown().clone(),
             SHUTDOWN_GRACE,
         )

@@ -5,7 +5,8 @@
 use std::path::Path;
 use std::process::ExitCode;
 
-use onair_common::config::{Config, Problem};
+use onair_common::config::{Config, Problem, TlsMode};
+use onair_common::guide;
 
 use crate::store::{Store, StoreError};
 
@@ -42,6 +43,12 @@ pub fn run(config_path: Option<&Path>) -> ExitCode {
     for n in notes(&config) {
         println!("note: {n}");
     }
+    if problems.iter().any(|p| p.contains("relay.client_")) {
+        println!(
+            "note: the relay needs a confidential Twitch app; {} shows how to register one",
+            guide::TWITCH_SETUP
+        );
+    }
     if problems.is_empty() {
         println!("ok: the relay is ready to serve on {}", config.relay.listen);
         return ExitCode::SUCCESS;
@@ -71,10 +78,11 @@ pub fn problems(config: &Config, invalid: &[Problem]) -> Vec<String> {
     match &r.public_url {
         None => out.push(config.missing("relay.public_url", "to subscribe at Twitch (the https address Twitch calls)").to_string()),
         Some(u) if u.scheme() != "https" || u.port_or_known_default() != Some(443) => out.push(format!(
-            "relay.public_url {u} must be https on port 443: Twitch calls nothing else; put the relay behind a TLS proxy on 443"
+            "relay.public_url {u} must be https on port 443: Twitch calls nothing else; set relay.tls_domains to serve HTTPS on 443 yourself, or put the relay behind a TLS proxy on 443"
         )),
         Some(_) => {}
     }
+    out.extend(crate::tls::check::check(&r.tls, r.listen, r.public_url.as_ref()).problems);
     for (key, missing) in [
         ("relay.client_id", r.client_id.is_none()),
         ("relay.client_secret", r.client_secret.is_none()),
@@ -96,8 +104,27 @@ pub fn problems(config: &Config, invalid: &[Problem]) -> Vec<String> {
     out
 }
 
-/// What the broadcaster must grant, for the configured events.
+/// What is worth knowing but stops nothing: TLS remarks, and what the broadcaster must grant
+/// for the configured events.
 pub fn notes(config: &Config) -> Vec<String> {
+    let r = &config.relay;
+    let mut out = crate::tls::check::check(&r.tls, r.listen, r.public_url.as_ref()).notes;
+    match r.tls.mode() {
+        TlsMode::Acme => out.push(format!(
+            "HTTPS with ACME certificates for {} from {}",
+            r.tls.domains.join(", "),
+            r.tls.acme_directory
+        )),
+        TlsMode::Files => {
+            out.push("HTTPS with relay.tls_cert and relay.tls_key (SIGHUP re-reads them)".into())
+        }
+        TlsMode::Off => {}
+    }
+    out.extend(grants(config));
+    out
+}
+
+fn grants(config: &Config) -> Vec<String> {
     let needing: Vec<String> = config
         .relay
         .events

@@ -4,11 +4,13 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
+use clap_complete::Shell;
 use onair_common::config::Config;
 
 use crate::net::nofile;
 use crate::store::{Store, clients};
+use crate::tls::Tls;
 use crate::{Relay, Settings, check, subs, twitch_cli};
 
 /// Receives Twitch EventSub webhooks, stores them, and republishes them to your onair terminals
@@ -44,6 +46,13 @@ enum Command {
     Subscriptions(SubscriptionsCommand),
     /// Device flow with relay.client_id, so the broadcaster grants the scopes the events need.
     Authorize,
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell) on stdout.
+    Completions {
+        /// The shell.
+        shell: Shell,
+    },
+    /// Print the man page (roff) on stdout.
+    Man,
 }
 
 #[derive(Debug, Subcommand)]
@@ -88,6 +97,12 @@ const EXIT_CONFIG: u8 = 2;
 
 /// Runs the parsed command line.
 pub async fn run(cli: Cli) -> ExitCode {
+    match cli.command {
+        // Generated from the parser alone: they must work without a config.
+        Some(Command::Completions { shell }) => return completions(shell),
+        Some(Command::Man) => return man(),
+        _ => {}
+    }
     if matches!(cli.command, Some(Command::Check)) {
         // Check reads the config itself, so a bad value is listed with every other problem.
         return check::run(cli.config.as_deref());
@@ -113,6 +128,23 @@ pub async fn run(cli: Cli) -> ExitCode {
             twitch_cli::delete(&config, &id).await
         }
         Command::Authorize => twitch_cli::authorize(&config).await,
+        Command::Completions { shell } => completions(shell),
+        Command::Man => man(),
+    }
+}
+
+/// The completion script for `shell`.
+pub fn completions(shell: Shell) -> ExitCode {
+    let mut cmd = Cli::command();
+    clap_complete::generate(shell, &mut cmd, "onair-relay", &mut std::io::stdout());
+    ExitCode::SUCCESS
+}
+
+/// The man page, with every subcommand's options in it.
+pub fn man() -> ExitCode {
+    match clap_mangen::Man::new(Cli::command()).render(&mut std::io::stdout()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => fail(e),
     }
 }
 
@@ -154,7 +186,17 @@ async fn serve(config: Config) -> ExitCode {
         Ok(l) => l,
         Err(e) => return fail(format!("cannot listen on {} (relay.listen): {e}", r.listen)),
     };
-    tracing::info!(listen = %r.listen, database = %r.database.display(), "relay serving");
+    // After the bind: an ACME validation may arrive as soon as the order starts.
+    let https = match Tls::from_config(&r.tls, relay.state().shutdown()) {
+        Ok(Some(tls)) => {
+            relay = relay.with_tls(tls);
+            true
+        }
+        Ok(None) => false,
+        Err(e) => return fail(format!("{e}; `onair-relay check` lists every TLS problem")),
+    };
+    let scheme = if https { "https" } else { "http" };
+    tracing::info!(listen = %r.listen, %scheme, database = %r.database.display(), "relay serving");
     match relay.serve(listener, shutdown_signal()).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => fail(e),

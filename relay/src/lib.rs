@@ -12,6 +12,7 @@ pub mod metrics;
 pub mod net;
 pub mod store;
 pub mod subs;
+pub mod tls;
 pub mod twitch_cli;
 pub mod verify;
 

@@ -195,6 +195,15 @@ impl Sender {
         }
     }
 
+    /// A sender through `http` (one that trusts a test CA for an `https://` base, say).
+    pub fn with_client(base: &str, secret: &str, http: reqwest::Client) -> Self {
+        Self {
+            http,
+            callback: format!("{base}/eventsub"),
+            secret: secret.into(),
+        }
+    }
+
     /// The `i`th of a pool of senders on different loopback addresses (127.0.1.x), the way
     /// Twitch delivers from many hosts: load tests use it so the relay's per-address limit sees
     /// what it would see in production.

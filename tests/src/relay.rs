@@ -218,6 +218,29 @@ impl WsClient {
         Ok(Self::welcomed(ws).await)
     }
 
+    /// Connects over TLS to `name` at 127.0.0.1:`port`, trusting only `roots_pem`.
+    pub async fn connect_tls(port: u16, name: &str, token: &str, roots_pem: &str) -> Self {
+        use rustls::pki_types::{CertificateDer, pem::PemObject};
+        let mut roots = rustls::RootCertStore::empty();
+        for cert in CertificateDer::pem_slice_iter(roots_pem.as_bytes()) {
+            roots.add(cert.unwrap()).unwrap();
+        }
+        let provider = std::sync::Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+        let config = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        let tcp = TcpStream::connect(("127.0.0.1", port)).await.unwrap();
+        let url = format!("wss://{name}:{port}/ws?token={token}");
+        let connector = tokio_tungstenite::Connector::Rustls(std::sync::Arc::new(config));
+        let (ws, _) =
+            tokio_tungstenite::client_async_tls_with_config(url, tcp, None, Some(connector))
+                .await
+                .unwrap();
+        Self::welcomed(ws).await
+    }
+
     async fn welcomed(ws: WebSocketStream<MaybeTlsStream<TcpStream>>) -> Self {
         let mut c = Self {
             ws,

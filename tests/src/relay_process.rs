@@ -30,12 +30,22 @@ pub struct Options {
     pub rust_log: Option<String>,
     /// Extra `ONAIR_*` variables.
     pub env: Vec<(String, String)>,
+    /// This port instead of a free one (a restart keeps its address).
+    pub port: Option<u16>,
+    /// Served over HTTPS: readiness is `/healthz` through this client (which must resolve
+    /// `https.0` to 127.0.0.1 and trust the relay's certificate), and `base` is
+    /// `https://<name>:PORT`. The wait allows for a certificate to be issued first.
+    pub https: Option<(String, reqwest::Client)>,
 }
+
+/// How long a relay may take to answer `/healthz`: over HTTPS with ACME, this includes
+/// getting the certificate.
+const READY_DEADLINE: Duration = Duration::from_secs(30);
 
 impl RelayProcess {
     /// Starts `onair-relay serve` in `dir` on a free port and waits until `/healthz` answers.
     pub async fn start(dir: &Path, options: Options) -> Self {
-        let port = free_port();
+        let port = options.port.unwrap_or_else(free_port);
         let exe = bins::path("onair-relay");
         let script = match options.soft_nofile {
             Some(n) => format!("ulimit -Sn {n} && exec \"$0\" serve"),
@@ -61,13 +71,17 @@ impl RelayProcess {
             .stderr(Stdio::from(log))
             .spawn()
             .unwrap();
+        let (base, http) = match options.https {
+            Some((name, client)) => (format!("https://{name}:{port}"), client),
+            None => (format!("http://127.0.0.1:{port}"), reqwest::Client::new()),
+        };
         let relay = Self {
             child,
-            base: format!("http://127.0.0.1:{port}"),
+            base,
             port,
             dir: dir.to_owned(),
         };
-        relay.wait_healthy().await;
+        relay.wait_healthy(&http).await;
         relay
     }
 
@@ -151,9 +165,9 @@ impl RelayProcess {
         matches!(self.child.try_wait(), Ok(None))
     }
 
-    async fn wait_healthy(&self) {
-        let http = reqwest::Client::new();
-        for _ in 0..400 {
+    async fn wait_healthy(&self, http: &reqwest::Client) {
+        let deadline = std::time::Instant::now() + READY_DEADLINE;
+        while std::time::Instant::now() < deadline {
             if let Ok(r) = http.get(format!("{}/healthz", self.base)).send().await
                 && r.status() == 200
             {

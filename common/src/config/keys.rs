@@ -45,6 +45,13 @@ pub const KEYS: &[Key] = &[
     key("relay.retention_days"),
     key("relay.max_connections_per_client"),
     key("relay.max_connections"),
+    key("relay.tls_domains"),
+    key("relay.tls_email"),
+    key("relay.acme_directory"),
+    key("relay.acme_ca"),
+    key("relay.tls_cache"),
+    key("relay.tls_cert"),
+    key("relay.tls_key"),
 ];
 
 /// Looks a key up by `section.key`.

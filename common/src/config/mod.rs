@@ -4,6 +4,7 @@
 mod error;
 pub mod keys;
 mod source;
+pub mod tls;
 mod values;
 
 use std::net::SocketAddr;
@@ -12,8 +13,9 @@ use std::path::{Path, PathBuf};
 use url::Url;
 
 pub use error::{ConfigError, Origin, Problem};
-pub use source::{CONFIG_ENV, Env, Located, default_path, discover, process_env};
+pub use source::{CONFIG_ENV, CREDENTIALS_ENV, Env, Located, default_path, discover, process_env};
 use source::{Input, Raw};
+pub use tls::{TlsConfig, TlsMode};
 pub use values::login as check_login;
 
 use crate::{Secret, catalog};
@@ -80,6 +82,8 @@ pub struct RelayConfig {
     pub max_connections_per_client: u32,
     /// Concurrent TCP connections in all.
     pub max_connections: u32,
+    /// HTTPS served by the relay itself.
+    pub tls: TlsConfig,
 }
 
 /// The whole configuration, and the file it came from.
@@ -238,7 +242,9 @@ impl Reader {
                     values::integer(i, 16, 1_000_000)
                 })
                 .map_or(10_000, |n| n as u32),
+            tls: self.tls(),
         };
+        self.raw.problems.extend(relay.tls.conflicts(file.as_ref()));
         let config = Config {
             file,
             twitch,
@@ -246,6 +252,28 @@ impl Reader {
             relay,
         };
         (config, self.raw.problems)
+    }
+}
+
+impl Reader {
+    fn tls(&mut self) -> TlsConfig {
+        TlsConfig {
+            domains: self
+                .get("relay.tls_domains", |i| {
+                    values::list(i)?.iter().map(|d| tls::domain(d)).collect()
+                })
+                .unwrap_or_default(),
+            email: self.get("relay.tls_email", |i| tls::email(&values::text(i)?)),
+            acme_directory: self
+                .get("relay.acme_directory", |i| values::url(i, HTTP))
+                .unwrap_or_else(|| default_url(tls::LETS_ENCRYPT)),
+            acme_ca: self.get("relay.acme_ca", values::path),
+            cache: self
+                .get("relay.tls_cache", values::path)
+                .unwrap_or_else(|| data_dir().join("acme")),
+            cert: self.get("relay.tls_cert", values::path),
+            key: self.get("relay.tls_key", values::path),
+        }
     }
 }
 

@@ -12,10 +12,14 @@ pub const CONFIG_ENV: &str = "ONAIR_CONFIG";
 /// The `ONAIR_*` variables of a process (or of a test).
 pub type Env = BTreeMap<String, String>;
 
-/// The `ONAIR_*` variables of this process.
+/// systemd's directory of credentials (`LoadCredential=`): a file named after a secret key
+/// (`relay.webhook_secret`) there gives that key's value.
+pub const CREDENTIALS_ENV: &str = "CREDENTIALS_DIRECTORY";
+
+/// The `ONAIR_*` variables of this process, and `$CREDENTIALS_DIRECTORY`.
 pub fn process_env() -> Env {
     std::env::vars()
-        .filter(|(k, _)| k.starts_with("ONAIR_"))
+        .filter(|(k, _)| k.starts_with("ONAIR_") || k == CREDENTIALS_ENV)
         .collect()
 }
 
@@ -91,6 +95,7 @@ pub fn gather(file: Option<&Located>, env: &Env) -> Result<Raw, ConfigError> {
             }
         }
     }
+    raw.add_credentials(env)?;
     raw.add_env(env);
     Ok(raw)
 }
@@ -142,9 +147,34 @@ impl Raw {
         Ok(())
     }
 
+    /// Secrets from systemd credentials: over the file, under the environment. Only secret keys
+    /// are looked for, so a credential can never change where the relay listens or what it
+    /// trusts. A trailing newline (what `echo` and editors leave) is not part of the value.
+    fn add_credentials(&mut self, env: &Env) -> Result<(), ConfigError> {
+        let Some(dir) = env.get(CREDENTIALS_ENV).filter(|d| !d.is_empty()) else {
+            return Ok(());
+        };
+        for key in keys::KEYS.iter().filter(|k| k.secret) {
+            let path = Path::new(dir).join(key.name);
+            let text = match std::fs::read_to_string(&path) {
+                Ok(t) => t,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                Err(source) => return Err(ConfigError::Read { path, source }),
+            };
+            let value = text.strip_suffix('\n').unwrap_or(&text);
+            let value = value.strip_suffix('\r').unwrap_or(value).to_owned();
+            let entry = Entry {
+                input: Input::Env(value),
+                origin: Origin::File(path),
+            };
+            self.entries.insert(key.name, entry);
+        }
+        Ok(())
+    }
+
     fn add_env(&mut self, env: &Env) {
         for (var, value) in env {
-            if var == CONFIG_ENV {
+            if var == CONFIG_ENV || var == CREDENTIALS_ENV {
                 continue;
             }
             match keys::from_env_var(var) {

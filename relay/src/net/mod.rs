@@ -7,5 +7,6 @@ pub mod nofile;
 pub mod peer;
 pub mod server;
 
+pub use crate::tls::Tls;
 pub use peer::PeerAddr;
 pub use server::{Limits, serve};

@@ -2,7 +2,9 @@
 //! header-read timeout never fires and a peer that sends half a request line holds its socket
 //! forever; this loop serves each connection with hyper's HTTP/1 builder, a timer, a header-read
 //! timeout (which also bounds a keep-alive connection waiting for its next request), the idle
-//! guard, and a cap on concurrent connections.
+//! guard, and a cap on concurrent connections. With TLS the handshake runs in the connection's
+//! own task, under the same deadline as a request's headers and inside the idle guard, so a
+//! silent or slow peer holds its place no longer over HTTPS than over HTTP.
 
 use std::io;
 use std::net::SocketAddr;
@@ -21,6 +23,7 @@ use tower_service::Service;
 
 use super::guard::Guarded;
 use super::peer::PeerAddr;
+use crate::tls::Tls;
 
 /// Connection limits.
 #[derive(Debug, Clone, Copy)]
@@ -28,7 +31,8 @@ pub struct Limits {
     /// Concurrent TCP connections (WebSockets included); beyond it the relay stops accepting
     /// until one closes, and the kernel's backlog holds the rest.
     pub max_connections: usize,
-    /// Longest a request's headers (or a keep-alive connection's next request) may take.
+    /// Longest a request's headers (or a keep-alive connection's next request) may take; also
+    /// the longest a TLS handshake may take.
     pub header_read_timeout: Duration,
     /// Longest a connection may move no byte in either direction.
     pub idle_timeout: Duration,
@@ -41,13 +45,15 @@ const SEND_BUFFER_BYTES: usize = 128 * 1024;
 /// How long to wait after `accept` fails (out of descriptors) before trying again.
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(50);
 
-/// Serves `router` on `listener` until `shutdown` is cancelled; then stops accepting, lets each
-/// connection finish the request it is in, and returns once they have all ended (upgraded
-/// sockets are closed by their own tasks on the same token), or `grace` has passed.
+/// Serves `router` on `listener` (over HTTPS when `tls` is given) until `shutdown` is
+/// cancelled; then stops accepting, lets each connection finish the request it is in, and
+/// returns once they have all ended (upgraded sockets are closed by their own tasks on the
+/// same token), or `grace` has passed.
 pub async fn serve(
     listener: TcpListener,
     router: Router,
     limits: Limits,
+    tls: Option<Tls>,
     shutdown: CancellationToken,
     grace: Duration,
 ) -> io::Result<()> {
@@ -80,25 +86,16 @@ pub async fn serve(
                 }
             },
         };
-        let io = TokioIo::new(Guarded::new(tcp_ready(tcp), permit, limits.idle_timeout));
-        let conn = http
-            .serve_connection(io, PeerService::new(router.clone(), peer))
-            .with_upgrades();
-        let shutdown = shutdown.clone();
-        connections.spawn(async move {
-            tokio::pin!(conn);
-            let result = tokio::select! {
-                r = conn.as_mut() => r,
-                () = shutdown.cancelled() => {
-                    conn.as_mut().graceful_shutdown();
-                    conn.await
-                }
-            };
-            if let Err(e) = result {
-                // Timeouts, resets and garbage from the internet: normal, and not ours to fix.
-                tracing::debug!(%peer, error = %e, "connection ended");
-            }
-        });
+        let io = Guarded::new(tcp_ready(tcp), permit, limits.idle_timeout);
+        let conn = Conn {
+            http: http.clone(),
+            service: PeerService::new(router.clone(), peer),
+            shutdown: shutdown.clone(),
+        };
+        match tls.clone() {
+            None => connections.spawn(conn.serve(TokioIo::new(io))),
+            Some(tls) => connections.spawn(conn.handshake(tls, io, limits.header_read_timeout)),
+        };
     }
     drop(listener);
     connections.close();
@@ -109,6 +106,52 @@ pub async fn serve(
         tracing::warn!("some connections did not finish in time");
     }
     Ok(())
+}
+
+/// One accepted connection's HTTP side.
+struct Conn {
+    http: hyper::server::conn::http1::Builder,
+    service: PeerService,
+    shutdown: CancellationToken,
+}
+
+impl Conn {
+    /// The TLS handshake, bounded by `deadline` and shutdown, then HTTP over it.
+    async fn handshake(self, tls: Tls, io: Guarded, deadline: Duration) {
+        let peer = self.service.peer;
+        let accepted = tokio::select! {
+            () = self.shutdown.cancelled() => return,
+            r = tokio::time::timeout(deadline, tls.accept(io)) => r,
+        };
+        match accepted {
+            Ok(Ok(Some(stream))) => self.serve(TokioIo::new(stream)).await,
+            Ok(Ok(None)) => tracing::debug!(%peer, "answered an ACME TLS-ALPN-01 validation"),
+            // Scanners, plain HTTP on the TLS port, unknown names: normal on the internet.
+            Ok(Err(e)) => tracing::debug!(%peer, error = %e, "TLS handshake failed"),
+            Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
+        }
+    }
+
+    /// HTTP/1.1 with upgrades until the peer is done, or the request in flight at shutdown is.
+    async fn serve<I>(self, io: I)
+    where
+        I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
+    {
+        let peer = self.service.peer;
+        let conn = self.http.serve_connection(io, self.service).with_upgrades();
+        tokio::pin!(conn);
+        let result = tokio::select! {
+            r = conn.as_mut() => r,
+            () = self.shutdown.cancelled() => {
+                conn.as_mut().graceful_shutdown();
+                conn.await
+            }
+        };
+        if let Err(e) = result {
+            // Timeouts, resets and garbage from the internet: normal, and not ours to fix.
+            tracing::debug!(%peer, error = %e, "connection ended");
+        }
+    }
 }
 
 fn tcp_ready(tcp: TcpStream) -> TcpStream {
