@@ -135,9 +135,19 @@ pub async fn run(cli: Cli) -> ExitCode {
 
 /// The completion script for `shell`.
 pub fn completions(shell: Shell) -> ExitCode {
-    let mut cmd = Cli::command();
-    clap_complete::generate(shell, &mut cmd, "onair-relay", &mut std::io::stdout());
-    ExitCode::SUCCESS
+    let mut script = Vec::new();
+    clap_complete::generate(shell, &mut Cli::command(), "onair-relay", &mut script);
+    let mut script = String::from_utf8_lossy(&script).into_owned();
+    if shell == Shell::Bash {
+        // clap_complete 4.6 spells a hyphenated binary's state two ways in bash: the word loop
+        // says `onair__relay__subcmd__x`, the case arms `onair__subcmd__relay__subcmd__x`, so
+        // nothing after the first subcommand completes (clap-rs/clap#6421, open). One spelling.
+        script = script.replace("onair__subcmd__relay", "onair__relay");
+    }
+    match std::io::Write::write_all(&mut std::io::stdout(), script.as_bytes()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => fail(e),
+    }
 }
 
 /// The man page, with every subcommand's options in it.

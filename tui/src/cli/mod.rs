@@ -9,7 +9,8 @@ mod out;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
+use clap_complete::Shell;
 use onair_common::Config;
 
 use crate::error::Result;
@@ -56,6 +57,13 @@ enum Command {
     /// Events from your onair-relay (tui.relay_url, tui.relay_token).
     #[command(subcommand)]
     Events(EventsCommand),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell) on stdout.
+    Completions {
+        /// The shell.
+        shell: Shell,
+    },
+    /// Print the man page (roff) on stdout.
+    Man,
 }
 
 #[derive(Debug, Subcommand)]
@@ -140,6 +148,12 @@ pub async fn run(cli: Cli) -> ExitCode {
 }
 
 async fn dispatch(cli: Cli) -> Result<ExitCode> {
+    match cli.command {
+        // Generated from the parser alone: they must work before any config exists.
+        Some(Command::Completions { shell }) => return Ok(completions(shell)),
+        Some(Command::Man) => return Ok(man()),
+        _ => {}
+    }
     let config = Config::load(cli.config.as_deref())?;
     match cli.command {
         None => app::app(&config, cli.channel).await,
@@ -166,5 +180,25 @@ async fn dispatch(cli: Cli) -> Result<ExitCode> {
             count,
         })) => chat::tail(&config, channel, json, count).await,
         Some(Command::Chat(ChatCommand::Send { args })) => chat::send(&config, args).await,
+        Some(Command::Completions { shell }) => Ok(completions(shell)),
+        Some(Command::Man) => Ok(man()),
+    }
+}
+
+/// The completion script for `shell`.
+fn completions(shell: Shell) -> ExitCode {
+    let mut cmd = Cli::command();
+    clap_complete::generate(shell, &mut cmd, "onair", &mut std::io::stdout());
+    ExitCode::SUCCESS
+}
+
+/// The man page, with every subcommand's options in it.
+fn man() -> ExitCode {
+    match clap_mangen::Man::new(Cli::command()).render(&mut std::io::stdout()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: cannot write the man page: {e}");
+            ExitCode::FAILURE
+        }
     }
 }
