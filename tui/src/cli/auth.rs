@@ -3,6 +3,8 @@
 use std::process::ExitCode;
 
 use onair_common::Config;
+use onair_common::guide;
+use onair_common::twitch::oauth::OAuthError;
 use serde_json::json;
 
 use super::out;
@@ -10,6 +12,27 @@ use crate::auth::{Auth, DEFAULT_SCOPES, TokenStore};
 use crate::error::{Error, Result};
 
 pub async fn login(config: &Config, scopes: Option<String>) -> Result<ExitCode> {
+    login_steps(config, scopes).await.map_err(with_guide)
+}
+
+/// Points the errors a first login meets (no client id, a client Twitch refuses for this flow)
+/// at the setup guide, keeping their kind and so their exit code.
+fn with_guide(e: Error) -> Error {
+    match e {
+        Error::Missing(mut p) => {
+            p.message
+                .push_str(&format!(" (registering the app: {})", guide::TWITCH_SETUP));
+            Error::Missing(p)
+        }
+        Error::OAuth(OAuthError::Twitch { status, message }) => {
+            let message = format!("{message}; {} explains it", guide::TWITCH_SETUP_ERRORS);
+            Error::OAuth(OAuthError::Twitch { status, message })
+        }
+        other => other,
+    }
+}
+
+async fn login_steps(config: &Config, scopes: Option<String>) -> Result<ExitCode> {
     let auth = Auth::from_config(config).await?;
     let scopes: Vec<String> = match scopes {
         Some(s) => s
