@@ -148,7 +148,8 @@ impl rustls_acme::AccountCache for PrivateDir {
     }
 }
 
-#[cfg(all(test, unix))]
+#[cfg(test)]
+#[cfg(unix)]
 mod tests {
     use super::*;
     use rustls_acme::{AccountCache, CertCache};

@@ -72,9 +72,14 @@ pub fn load(cert: &Path, key: &Path, provider: &CryptoProvider) -> Result<Certif
     CertifiedKey::from_der(chain, private, provider).map_err(|e| TlsError::Invalid {
         key: "relay.tls_key",
         path: key.to_owned(),
-        // rustls says "private key and certificate do not match" or names the key type; it
-        // never includes the key.
-        what: e.to_string(),
+        what: match e {
+            rustls::Error::InconsistentKeys(_) => format!(
+                "is not the private key of the certificate in relay.tls_cert {}",
+                cert.display()
+            ),
+            // Names the key type at most; never the key.
+            other => format!("cannot be used: {other}"),
+        },
     })
 }
 
@@ -202,6 +207,10 @@ mod tests {
         let (_, key) = self_signed(b.path(), "b.example.com");
         let err = load(&cert, &key, &super::super::provider()).unwrap_err();
         assert!(err.to_string().starts_with("relay.tls_key"), "{err}");
+        assert!(
+            err.to_string().contains("is not the private key of"),
+            "{err}"
+        );
     }
 
     fn test_config() -> TlsConfig {
