@@ -147,3 +147,32 @@ fn duration(secs: i64) -> String {
         (h, m) => format!("{h}h {m:02}m"),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn first_login_errors_point_at_the_setup_guide_and_keep_their_exit_code() {
+        let twitch = Error::OAuth(OAuthError::Twitch {
+            status: 400,
+            message: "invalid client".into(),
+        });
+        let e = with_guide(twitch);
+        assert!(e.to_string().contains("invalid client"), "{e}");
+        assert!(e.to_string().contains(guide::TWITCH_SETUP_ERRORS), "{e}");
+        assert_eq!(e.exit_code(), 1);
+
+        let missing = Error::Missing(onair_common::config::Problem::missing(
+            "twitch.client_id",
+            None,
+            "to log in",
+        ));
+        let e = with_guide(missing);
+        assert!(e.to_string().contains(guide::TWITCH_SETUP), "{e}");
+        assert_eq!(e.exit_code(), 2);
+
+        let other = with_guide(Error::NotLoggedIn);
+        assert!(!other.to_string().contains("twitch-setup"), "{other}");
+    }
+}
