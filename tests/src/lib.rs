@@ -8,6 +8,7 @@ pub mod bins;
 pub mod eventsub;
 pub mod helix;
 pub mod irc;
+pub mod redis_server;
 pub mod relay;
 pub mod relay_process;
 pub mod twitch_auth;

@@ -19,6 +19,8 @@ pub struct RelayProcess {
     pub port: u16,
     /// Its home (database, log file).
     pub dir: PathBuf,
+    /// The extra variables it runs with (a Redis URL, say), for CLI commands on its store.
+    env: Vec<(String, String)>,
 }
 
 /// How to start one.
@@ -66,6 +68,7 @@ impl RelayProcess {
             base: format!("http://127.0.0.1:{port}"),
             port,
             dir: dir.to_owned(),
+            env: options.env,
         };
         relay.wait_healthy().await;
         relay
@@ -86,16 +89,26 @@ impl RelayProcess {
         std::fs::read_to_string(self.dir.join("relay.log")).unwrap_or_default()
     }
 
-    /// `onair-relay client add NAME` against its database; returns the token.
-    pub fn add_client(&self, name: &str) -> String {
-        let out = Command::new(bins::path("onair-relay"))
-            .args(["client", "add", name])
+    /// `onair-relay ARGS` on its store, as a user on that machine would run it.
+    pub fn cli(&self, args: &[&str]) -> std::process::Output {
+        Command::new(bins::path("onair-relay"))
+            .args(args)
             .env_clear()
             .env("HOME", &self.dir)
             .env("ONAIR_RELAY_DATABASE", self.dir.join("relay.sqlite3"))
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
             .output()
-            .unwrap();
-        assert!(out.status.success());
+            .unwrap()
+    }
+
+    /// `onair-relay client add NAME` against its store; returns the token.
+    pub fn add_client(&self, name: &str) -> String {
+        let out = self.cli(&["client", "add", name]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         String::from_utf8(out.stdout)
             .unwrap()
             .lines()

@@ -45,6 +45,7 @@ pub const KEYS: &[Key] = &[
     key("relay.retention_days"),
     key("relay.max_connections_per_client"),
     key("relay.max_connections"),
+    key("relay.redis_url"),
 ];
 
 /// Looks a key up by `section.key`.

@@ -80,6 +80,9 @@ pub struct RelayConfig {
     pub max_connections_per_client: u32,
     /// Concurrent TCP connections in all.
     pub max_connections: u32,
+    /// A Redis (or Valkey) server several relays share, instead of the SQLite file. Kept as a
+    /// secret: the URL may carry a password.
+    pub redis_url: Option<Secret>,
 }
 
 /// The whole configuration, and the file it came from.
@@ -97,6 +100,7 @@ pub struct Config {
 
 const HTTP: &[&str] = &["https", "http"];
 const WS: &[&str] = &["wss", "ws"];
+const REDIS: &[&str] = &["redis", "rediss"];
 
 impl Config {
     /// Loads from `--config` (if given), `$ONAIR_CONFIG`, or the default path, with this process's
@@ -238,6 +242,9 @@ impl Reader {
                     values::integer(i, 16, 1_000_000)
                 })
                 .map_or(10_000, |n| n as u32),
+            redis_url: self
+                .get("relay.redis_url", |i| values::url(i, REDIS))
+                .map(|u| Secret::new(u.to_string())),
         };
         let config = Config {
             file,

@@ -1,0 +1,242 @@
+//! The relay on the Redis engine (`relay.redis_url`) keeps the contract the SQLite engine keeps:
+//! dedupe, contiguous seqs, replay, the API, clients, revocations, health. And it rides out the
+//! server going away: webhooks get 503 (Twitch retries), `/healthz` says so, WebSocket clients
+//! stay connected and get what is committed after it returns, with no gap and no repeat.
+//! Against a real `redis-server` on loopback.
+
+#![allow(clippy::unwrap_used)] // A test: a panic is the report.
+
+use std::collections::BTreeSet;
+use std::time::{Duration, Instant};
+
+use onair_common::wire::{ServerFrame, Subscribe};
+use onair_relay::store::Store;
+use onair_tests::eventsub::Delivery;
+use onair_tests::redis_server::RedisServer;
+use onair_tests::relay::{TestRelay, WsClient};
+
+async fn relay_on(redis: &RedisServer) -> TestRelay {
+    let store = Store::open_redis(&redis.url()).await.unwrap();
+    TestRelay::start_on(store, |_| {}).await
+}
+
+async fn seqs(ws: &mut WsClient, n: usize) -> Vec<u64> {
+    let mut out = Vec::new();
+    while out.len() < n {
+        out.push(ws.next_event().await.seq.unwrap());
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_contract_holds_on_redis() {
+    let redis = RedisServer::start().await;
+    let relay = relay_on(&redis).await;
+    let token = relay.state.store().add_client("t").await.unwrap();
+    let mut ws = WsClient::connect(&relay, &token).await;
+    assert_eq!((ws.welcome_seq, ws.first_seq), (0, 1), "an empty store");
+    assert_eq!(ws.epoch.len(), 32);
+    ws.subscribe(Subscribe::default()).await;
+
+    let twitch = relay.twitch();
+    let first = Delivery::fixture("channel.follow");
+    assert_eq!(twitch.send(&first).await.status(), 204);
+    // Twitch redelivers with the same id: acknowledged, stored once.
+    assert_eq!(twitch.send(&first.redelivery()).await.status(), 204);
+    for _ in 0..3 {
+        assert_eq!(relay.post("channel.follow").await, 204);
+    }
+    assert_eq!(relay.post("channel.cheer").await, 204);
+    assert_eq!(seqs(&mut ws, 5).await, vec![1, 2, 3, 4, 5]);
+    ws.expect_silence(Duration::from_millis(300)).await;
+
+    let page: serde_json::Value = relay
+        .get("/api/events?after=1&limit=2", Some(&token))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let got: Vec<u64> = page["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["seq"].as_u64().unwrap())
+        .collect();
+    assert_eq!((got, page["last_seq"].as_u64()), (vec![2, 3], Some(5)));
+    let cheers: serde_json::Value = relay
+        .get("/api/events?type=channel.cheer", Some(&token))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(cheers["events"][0]["seq"], 5);
+    assert_eq!(cheers["events"].as_array().unwrap().len(), 1);
+    let stats: serde_json::Value = relay
+        .get("/api/stats", Some(&token))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        stats["counts"],
+        serde_json::json!({"channel.cheer": 1, "channel.follow": 4})
+    );
+    assert!(
+        relay
+            .state
+            .metrics()
+            .render(0)
+            .contains("outcome=\"duplicate\"} 1")
+    );
+
+    // A client that resumes replays from Redis, then goes live, without repeats.
+    let mut late = WsClient::connect(&relay, &token).await;
+    assert_eq!(late.welcome_seq, 5);
+    late.subscribe(Subscribe {
+        after: Some(3),
+        ..Subscribe::default()
+    })
+    .await;
+    assert_eq!(seqs(&mut late, 2).await, vec![4, 5]);
+    assert_eq!(relay.post("channel.follow").await, 204);
+    assert_eq!(seqs(&mut late, 1).await, vec![6]);
+    assert_eq!(seqs(&mut ws, 1).await, vec![6]);
+
+    // A revocation is recorded once and told to every socket.
+    let revoked = Delivery::revocation("channel.follow", "2", "authorization_revoked");
+    assert_eq!(twitch.send(&revoked).await.status(), 204);
+    assert_eq!(twitch.send(&revoked.redelivery()).await.status(), 204);
+    match ws.next_frame().await {
+        Some(ServerFrame::Status { subscriptions }) => {
+            assert_eq!(subscriptions[0].status, "authorization_revoked");
+        }
+        other => panic!("expected a status frame, got {other:?}"),
+    }
+    ws.expect_silence(Duration::from_millis(300)).await;
+
+    // Removing the client closes its sockets within the poll period.
+    let asked = Instant::now();
+    relay.state.store().remove_client("t").await.unwrap();
+    assert_eq!(relay.get("/api/events", Some(&token)).await.status(), 401);
+    let (code, _) = ws.close_reason().await.expect("a close frame");
+    assert_eq!(code, 1008);
+    assert!(asked.elapsed() < Duration::from_secs(2));
+    assert_eq!(relay.get("/healthz", None).await.status(), 200);
+    relay.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_down_is_503_and_clients_miss_nothing() {
+    let mut redis = RedisServer::start().await;
+    let relay = relay_on(&redis).await;
+    let token = relay.state.store().add_client("t").await.unwrap();
+    let mut ws = WsClient::connect(&relay, &token).await;
+    ws.subscribe(Subscribe::default()).await;
+    assert_eq!(relay.post("channel.follow").await, 204);
+    assert_eq!(seqs(&mut ws, 1).await, vec![1]);
+
+    redis.kill();
+    let retried = Delivery::fixture("channel.follow");
+    let asked = Instant::now();
+    let status = relay.twitch().send(&retried).await.status();
+    assert_eq!(status, 503, "Twitch is asked to come back later");
+    assert!(
+        asked.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        asked.elapsed()
+    );
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while relay.get("/healthz", None).await.status() != 503 {
+        assert!(
+            Instant::now() < deadline,
+            "healthz should say the store is down"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    redis.restart().await;
+    // Twitch retries the same message until it gets a 2xx.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        if relay.twitch().send(&retried.redelivery()).await.status() == 204 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the relay should take webhooks again"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(relay.post("channel.follow").await, 204);
+    // The socket stayed open and gets what was committed after Redis came back: no gap, no
+    // repeat.
+    assert_eq!(seqs(&mut ws, 2).await, vec![2, 3]);
+    ws.expect_silence(Duration::from_millis(300)).await;
+    while relay.get("/healthz", None).await.status() != 200 {
+        assert!(Instant::now() < deadline, "healthz should recover");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    relay.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flushed_redis_is_a_new_epoch() {
+    let redis = RedisServer::start().await;
+    let relay = relay_on(&redis).await;
+    let token = relay.state.store().add_client("t").await.unwrap();
+    assert_eq!(relay.post("channel.follow").await, 204);
+    let mut ws = WsClient::connect(&relay, &token).await;
+    ws.subscribe(Subscribe::default()).await;
+    let before = ws.epoch.clone();
+
+    assert!(redis.command(&["FLUSHALL"]).await.starts_with("+OK"));
+    // The reader notices at its next reconnect; make it reconnect now.
+    assert!(
+        redis
+            .command(&["CLIENT", "KILL", "TYPE", "normal"])
+            .await
+            .starts_with(':')
+    );
+    // The command connection was cut too: its first command may fail, then it reconnects.
+    let token = loop {
+        match relay.state.store().add_client("t").await {
+            Ok(token) => break token,
+            Err(e) => assert!(e.is_transient(), "{e}"),
+        }
+    };
+    assert!(
+        ws.close_reason().await.is_some(),
+        "old seqs mean nothing now"
+    );
+    let again = WsClient::connect(&relay, &token).await;
+    assert_ne!(again.epoch, before);
+    assert_eq!(again.welcome_seq, 0);
+    relay.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn prune_keeps_what_is_recent_and_reports_the_gap() {
+    let redis = RedisServer::start().await;
+    let relay = relay_on(&redis).await;
+    let token = relay.state.store().add_client("t").await.unwrap();
+    let now = jiff::Timestamp::now().as_millisecond();
+    const DAY: i64 = 86_400_000;
+    relay.seed(50, "channel.follow", now - 40 * DAY).await;
+    relay.seed(5, "channel.cheer", now).await;
+    let pruned = relay.state.store().prune(now - 30 * DAY).await.unwrap();
+    assert_eq!(pruned, 50);
+    let mut ws = WsClient::connect(&relay, &token).await;
+    assert_eq!((ws.first_seq, ws.welcome_seq), (51, 55));
+    ws.subscribe(Subscribe {
+        after: Some(10),
+        ..Subscribe::default()
+    })
+    .await;
+    match ws.next_frame().await {
+        Some(ServerFrame::Gap { from, to }) => assert_eq!((from, to), (11, 50)),
+        other => panic!("expected a gap, got {other:?}"),
+    }
+    let got: BTreeSet<u64> = seqs(&mut ws, 5).await.into_iter().collect();
+    assert_eq!(got, (51..=55).collect());
+    relay.stop().await;
+}
