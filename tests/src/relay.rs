@@ -249,13 +249,16 @@ impl WsClient {
         Self::try_connect_to(&relay.base, token).await
     }
 
-    /// Connects to `base`, or returns the HTTP status the relay refused with.
+    /// Connects to `base`, or returns the HTTP status the relay refused with (0: nobody
+    /// listens).
     pub async fn try_connect_to(base: &str, token: &str) -> Result<Self, u16> {
         let host = base.trim_start_matches("http://");
         let url = format!("ws://{host}/ws?token={token}");
         let (ws, _) = match tokio_tungstenite::connect_async(url).await {
             Ok(ok) => ok,
             Err(tungstenite::Error::Http(resp)) => return Err(resp.status().as_u16()),
+            // Nobody listening (a relay that was killed): no HTTP status at all.
+            Err(tungstenite::Error::Io(_)) => return Err(0),
             Err(e) => panic!("connect failed: {e}"),
         };
         Ok(Self::welcomed(ws).await)

@@ -240,3 +240,90 @@ async fn prune_keeps_what_is_recent_and_reports_the_gap() {
     assert_eq!(got, (51..=55).collect());
     relay.stop().await;
 }
+
+/// `onair-relay ARGS` with only the given `ONAIR_*` variables.
+fn relay_cli(
+    home: &std::path::Path,
+    env: &[(&str, String)],
+    args: &[&str],
+) -> std::process::Output {
+    std::process::Command::new(onair_tests::bins::path("onair-relay"))
+        .args(args)
+        .env_clear()
+        .env("HOME", home)
+        .envs(env.iter().map(|(k, v)| (*k, v)))
+        .output()
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn export_and_import_move_history_from_sqlite_to_redis() {
+    let home = tempfile::tempdir().unwrap();
+    let db = home.path().join("relay.sqlite3");
+    let sqlite = TestRelay::start(&db).await;
+    let token = sqlite.add_client("t");
+    let now = jiff::Timestamp::now().as_millisecond();
+    sqlite.seed(25, "channel.follow", now - 1000).await;
+    sqlite.seed(5, "channel.cheer", now).await;
+    let before: serde_json::Value = sqlite
+        .get("/api/events?limit=1000", Some(&token))
+        .await
+        .json()
+        .await
+        .unwrap();
+    sqlite.stop().await;
+
+    let from_sqlite = [("ONAIR_RELAY_DATABASE", db.display().to_string())];
+    let out = relay_cli(home.path(), &from_sqlite, &["export"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let file = home.path().join("events.jsonl");
+    std::fs::write(&file, &out.stdout).unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout).lines().count(), 30);
+
+    let redis = RedisServer::start().await;
+    let to_redis = [("ONAIR_RELAY_REDIS_URL", redis.url())];
+    let file_arg = file.display().to_string();
+    let out = relay_cli(home.path(), &to_redis, &["import", &file_arg]);
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{said}");
+    assert!(said.contains("imported 30 event(s)"), "{said}");
+    // Importing again would give seqs twice: refused, and nothing changes.
+    let out = relay_cli(home.path(), &to_redis, &["import", &file_arg]);
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{said}");
+    assert!(said.contains("at or below the last seq 30"), "{said}");
+
+    let relay = relay_on(&redis).await;
+    let token = relay.state.store().add_client("t").await.unwrap();
+    let after: serde_json::Value = relay
+        .get("/api/events?limit=1000", Some(&token))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(after["events"], before["events"], "same events, same seqs");
+    assert_eq!(after["last_seq"], 30);
+    // A client resumes across the move, and new events continue the seqs.
+    let mut ws = WsClient::connect(&relay, &token).await;
+    ws.subscribe(Subscribe {
+        after: Some(27),
+        ..Subscribe::default()
+    })
+    .await;
+    assert_eq!(seqs(&mut ws, 3).await, vec![28, 29, 30]);
+    assert_eq!(relay.post("channel.follow").await, 204);
+    assert_eq!(seqs(&mut ws, 1).await, vec![31]);
+    relay.stop().await;
+
+    let out = relay_cli(home.path(), &to_redis, &["export", "--after", "28"]);
+    let lines: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let got: Vec<u64> = lines.iter().map(|e| e["seq"].as_u64().unwrap()).collect();
+    assert_eq!(got, vec![29, 30, 31]);
+}
