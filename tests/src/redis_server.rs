@@ -36,6 +36,29 @@ impl RedisServer {
         format!("redis://127.0.0.1:{}/0", self.port)
     }
 
+    /// Its pid, while it runs.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
+    /// CPU time it has used so far (user + system), from `/proc`.
+    pub fn cpu_time(&self) -> Duration {
+        let Some(pid) = self.pid() else {
+            return Duration::ZERO;
+        };
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+        // Fields after the command name (which may hold spaces): utime and stime are the 12th
+        // and 13th, in clock ticks (100 per second on Linux).
+        let rest = stat.rsplit(')').next().unwrap_or_default();
+        let ticks: u64 = rest
+            .split_whitespace()
+            .skip(11)
+            .take(2)
+            .filter_map(|t| t.parse::<u64>().ok())
+            .sum();
+        Duration::from_millis(ticks * 10)
+    }
+
     /// Its data directory.
     pub fn dir(&self) -> PathBuf {
         self.dir.path().to_owned()

@@ -45,7 +45,8 @@ pub const KEYS: &[Key] = &[
     key("relay.retention_days"),
     key("relay.max_connections_per_client"),
     key("relay.max_connections"),
-    key("relay.redis_url"),
+    // The URL may carry a password.
+    secret("relay.redis_url"),
 ];
 
 /// Looks a key up by `section.key`.

@@ -77,7 +77,11 @@ impl Tail {
                 let c = match &mut conn {
                     Some(c) => c,
                     None => match self.connect().await {
-                        Ok(c) => conn.insert(c),
+                        Ok(c) => {
+                            // Answering again: healthy now, not after the first blocking read.
+                            self.redis.tailing.store(true, Ordering::Relaxed);
+                            conn.insert(c)
+                        }
                         Err(why) => return Read::Failed(why),
                     },
                 };
