@@ -21,8 +21,9 @@ use crate::store::{Running, Store, StoreError};
 
 /// Largest webhook body accepted (Twitch's are a few KiB).
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
-/// How often removed clients are looked for (another process may remove one).
-const CLIENT_POLL: Duration = Duration::from_secs(1);
+/// How often removed clients are looked for (another process, or with Redis another machine,
+/// may remove one): twice a second, so a removal takes effect everywhere within a second.
+const CLIENT_POLL: Duration = Duration::from_millis(500);
 /// How often old events are pruned.
 const PRUNE_EVERY: Duration = Duration::from_secs(3600);
 /// How long shutdown waits for sockets to close.

@@ -206,4 +206,24 @@ async fn three_instances_one_order_nothing_lost() {
         );
     }
     stop.store(true, Ordering::Relaxed);
+
+    // `client remove` on one machine closes that client's sockets on every instance.
+    let mut on_first = WsClient::connect_to(&bases[0], &token).await;
+    let mut on_last = WsClient::connect_to(&bases[2], &token).await;
+    let asked = Instant::now();
+    let out = relays[2].cli(&["client", "remove", "everywhere"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(on_first.close_reason().await.is_some());
+    assert!(on_last.close_reason().await.is_some());
+    let took = asked.elapsed();
+    eprintln!("figure: a removed client's sockets on two instances closed in {took:?}");
+    assert!(took < Duration::from_millis(1500), "{took:?}");
+    assert_eq!(
+        WsClient::try_connect_to(&bases[0], &token).await.err(),
+        Some(401)
+    );
 }
