@@ -6,6 +6,7 @@
 
 pub mod bins;
 pub mod eventsub;
+pub mod eventsub_ws;
 pub mod helix;
 pub mod irc;
 pub mod relay;
