@@ -78,12 +78,30 @@ mod tests {
     fn frames_have_twitchs_key_order() {
         let w = welcome("S", "2023-07-19T14:56:51.616329898Z", 10);
         assert!(w.starts_with(r#"{"metadata":{"message_id":""#), "{w}");
-        assert!(w.contains(r#""message_type":"session_welcome","message_timestamp":""#), "{w}");
+        assert!(
+            w.contains(r#""message_type":"session_welcome","message_timestamp":""#),
+            "{w}"
+        );
         assert!(w.ends_with(r#""payload":{"session":{"id":"S","status":"connected","connected_at":"2023-07-19T14:56:51.616329898Z","keepalive_timeout_seconds":10,"reconnect_url":null}}}"#), "{w}");
-        let sub = subscription("i", "enabled", "channel.follow", "2", 0, &json!({"broadcaster_user_id": "1"}), "S", "t");
-        assert_eq!(sub.to_string(), r#"{"id":"i","status":"enabled","type":"channel.follow","version":"2","cost":0,"condition":{"broadcaster_user_id":"1"},"transport":{"method":"websocket","session_id":"S"},"created_at":"t"}"#);
+        let sub = subscription(
+            "i",
+            "enabled",
+            "channel.follow",
+            "2",
+            0,
+            &json!({"broadcaster_user_id": "1"}),
+            "S",
+            "t",
+        );
+        assert_eq!(
+            sub.to_string(),
+            r#"{"id":"i","status":"enabled","type":"channel.follow","version":"2","cost":0,"condition":{"broadcaster_user_id":"1"},"transport":{"method":"websocket","session_id":"S"},"created_at":"t"}"#
+        );
         let n = notification("m", &sub, &json!({"a": 1}));
-        assert!(n.contains(r#""message_type":"notification","message_timestamp":""#), "{n}");
+        assert!(
+            n.contains(r#""message_type":"notification","message_timestamp":""#),
+            "{n}"
+        );
         assert!(n.contains(r#""subscription_type":"channel.follow","subscription_version":"2"},"payload":{"subscription":{"id":"i""#), "{n}");
         assert!(keepalive().ends_with(r#""payload":{}}"#));
     }

@@ -86,7 +86,10 @@ fn answer(ctx: &Ctx, headers: &HeaderMap, req: &Value, kind: &str) -> Response {
     let condition = &req["condition"];
     let session = req["transport"]["session_id"].as_str().unwrap_or_default();
     if req["transport"]["method"] != "websocket" {
-        return error(StatusCode::BAD_REQUEST, "transport.method must be websocket");
+        return error(
+            StatusCode::BAD_REQUEST,
+            "transport.method must be websocket",
+        );
     }
     let Some(t) = catalog::lookup(kind).filter(|t| t.version == version) else {
         return error(StatusCode::BAD_REQUEST, "invalid type and version");

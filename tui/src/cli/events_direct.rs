@@ -31,7 +31,8 @@ pub async fn tail(
             "direct events follow one channel: give one --channel".into(),
         ));
     }
-    let channel = super::chat::channel_of(config, channels.first().map(String::as_str), Some(&login.1))?;
+    let channel =
+        super::chat::channel_of(config, channels.first().map(String::as_str), Some(&login.1))?;
     let mut cfg = super::app::direct_config(config, &channel, &login.1);
     cfg.types = split(filter.types);
     let shutdown = CancellationToken::new();

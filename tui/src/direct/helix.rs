@@ -65,10 +65,7 @@ impl Helix {
 
     /// The user id of `login`, `None` when Twitch knows no such user.
     pub async fn user_id(&self, token: &Secret, login: &str) -> Result<Option<String>, HelixError> {
-        let req = self
-            .http
-            .get(self.url("users"))
-            .query(&[("login", login)]);
+        let req = self.http.get(self.url("users")).query(&[("login", login)]);
         let body = self.send(req, token, StatusCode::OK).await?;
         let users: Users = serde_json::from_str(&body)
             .map_err(|e| HelixError::Status(200, format!("unreadable users answer: {e}")))?;
@@ -77,7 +74,10 @@ impl Helix {
 
     /// Creates one subscription; `Ok` on 202.
     pub async fn subscribe(&self, token: &Secret, body: &Value) -> Result<(), HelixError> {
-        let req = self.http.post(self.url("eventsub/subscriptions")).json(body);
+        let req = self
+            .http
+            .post(self.url("eventsub/subscriptions"))
+            .json(body);
         self.send(req, token, StatusCode::ACCEPTED).await.map(drop)
     }
 

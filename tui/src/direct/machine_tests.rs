@@ -3,8 +3,11 @@ use serde_json::json;
 use super::*;
 
 fn sub(kind: &str, status: &str) -> onair_common::eventsub::Subscription {
-    serde_json::from_value(json!({"id": "s1", "status": status, "type": kind, "version": "2",
-        "condition": {"broadcaster_user_id": "1"}})).unwrap()
+    serde_json::from_value(
+        json!({"id": "s1", "status": status, "type": kind, "version": "2",
+        "condition": {"broadcaster_user_id": "1"}}),
+    )
+    .unwrap()
 }
 
 fn welcome(id: &str) -> Input {
@@ -62,7 +65,10 @@ fn welcome_subscribes_once_and_events_are_direct() {
     let [Step::Emit(e)] = steps.as_slice() else {
         panic!("{steps:?}")
     };
-    assert_eq!((e.origin, e.seq, e.id.as_str()), (Origin::Direct, None, "m1"));
+    assert_eq!(
+        (e.origin, e.seq, e.id.as_str()),
+        (Origin::Direct, None, "m1")
+    );
     assert_eq!(e.summary, "Cool_User followed");
 }
 
@@ -87,7 +93,10 @@ fn a_migration_moves_without_subscribing_and_loses_and_repeats_nothing() {
     // Still reading the old socket; the new one resends m2.
     assert_eq!(t.ids(0, note("m2")), ["m2"]);
     assert_eq!(t.on(1, welcome("B")), [Step::Close(0)]);
-    assert!(t.ids(1, note("m2")).is_empty(), "a resend is not shown twice");
+    assert!(
+        t.ids(1, note("m2")).is_empty(),
+        "a resend is not shown twice"
+    );
     assert_eq!(t.ids(1, note("m3")), ["m3"]);
     // The old socket closing after the move is no loss.
     let closed = Input::Closed {

@@ -93,7 +93,12 @@ mod tests {
             .collect();
         assert_eq!(
             names,
-            ["channel.raid", "stream.online", "stream.offline", "channel.update"]
+            [
+                "channel.raid",
+                "stream.online",
+                "stream.offline",
+                "channel.update"
+            ]
         );
     }
 

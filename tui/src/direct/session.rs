@@ -12,7 +12,7 @@ use tokio::time::{Instant, sleep_until};
 use tokio_util::sync::CancellationToken;
 
 use super::helix::{Helix, HelixError};
-use super::machine::{self, SockId, Input, Machine, Seen, Step};
+use super::machine::{self, Input, Machine, Seen, SockId, Step};
 use super::plan::{self, Planned};
 use super::{DirectConfig, DirectEvent, DirectState, socket};
 use crate::auth::TokenHandle;
@@ -260,7 +260,9 @@ async fn on_result(
     if tally.waiting > 0 {
         return None;
     }
-    if !keep.noted && let Some(note) = plan::missing_note(&tally.skipped) {
+    if !keep.noted
+        && let Some(note) = plan::missing_note(&tally.skipped)
+    {
         keep.noted = true;
         let _ = tx.send(DirectEvent::MissingScopes(note)).await;
     }

@@ -12,7 +12,7 @@ use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_util::sync::CancellationToken;
 
 use super::frame::Frame;
-use super::machine::{SockId, Input};
+use super::machine::{Input, SockId};
 
 /// How long a Close handshake may take before the socket is just dropped.
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(2);
