@@ -375,6 +375,10 @@ fn tui_events_takes_each_source_from_file_or_environment() {
         let c = load(&format!("[tui]\nevents = \"{word}\""), &[]).unwrap();
         assert_eq!(c.tui.events, want);
     }
-    let c = load("[tui]\nevents = \"relay\"", &[("ONAIR_TUI_EVENTS", "direct")]).unwrap();
+    let c = load(
+        "[tui]\nevents = \"relay\"",
+        &[("ONAIR_TUI_EVENTS", "direct")],
+    )
+    .unwrap();
     assert_eq!(c.tui.events, EventsSource::Direct);
 }

@@ -54,20 +54,18 @@ pub fn revocation(sub: &Value) -> String {
     .to_string()
 }
 
-/// A subscription object as E.3 orders it.
+/// An enabled subscription object as E.3 orders it, created now.
 pub fn subscription(
     id: &str,
-    status: &str,
     kind: &str,
     version: &str,
     cost: u64,
     condition: &Value,
     session_id: &str,
-    created_at: &str,
 ) -> Value {
-    json!({"id": id, "status": status, "type": kind, "version": version, "cost": cost,
+    json!({"id": id, "status": "enabled", "type": kind, "version": version, "cost": cost,
            "condition": condition, "transport": {"method": "websocket", "session_id": session_id},
-           "created_at": created_at})
+           "created_at": now()})
 }
 
 #[cfg(test)]
@@ -83,16 +81,15 @@ mod tests {
             "{w}"
         );
         assert!(w.ends_with(r#""payload":{"session":{"id":"S","status":"connected","connected_at":"2023-07-19T14:56:51.616329898Z","keepalive_timeout_seconds":10,"reconnect_url":null}}}"#), "{w}");
-        let sub = subscription(
+        let mut sub = subscription(
             "i",
-            "enabled",
             "channel.follow",
             "2",
             0,
             &json!({"broadcaster_user_id": "1"}),
             "S",
-            "t",
         );
+        sub["created_at"] = json!("t");
         assert_eq!(
             sub.to_string(),
             r#"{"id":"i","status":"enabled","type":"channel.follow","version":"2","cost":0,"condition":{"broadcaster_user_id":"1"},"transport":{"method":"websocket","session_id":"S"},"created_at":"t"}"#

@@ -105,7 +105,7 @@ fn answer(ctx: &Ctx, headers: &HeaderMap, req: &Value, kind: &str) -> Response {
     let own = condition["broadcaster_user_id"] == user_id.as_str()
         || condition["to_broadcaster_user_id"] == user_id.as_str();
     let granted = t.scopes.iter().any(|s| scopes.iter().any(|g| g == s));
-    if !t.scopes.is_empty() && !(own && granted) {
+    if !(t.scopes.is_empty() || own && granted) {
         return error(
             StatusCode::FORBIDDEN,
             "subscription missing proper authorization",
@@ -129,11 +129,8 @@ fn answer(ctx: &Ctx, headers: &HeaderMap, req: &Value, kind: &str) -> Response {
             return error(StatusCode::CONFLICT, "subscription already exists");
         }
         let cost = u64::from(!own && t.scopes.is_empty());
-        let created = crate::eventsub::twitch_timestamp(jiff::Timestamp::now());
         let id = crate::eventsub::message_id();
-        let sub = frames::subscription(
-            &id, "enabled", kind, version, cost, condition, session, &created,
-        );
+        let sub = frames::subscription(&id, kind, version, cost, condition, session);
         s.subs.push(sub.clone());
         let total_cost: u64 = s.subs.iter().filter_map(|v| v["cost"].as_u64()).sum();
         let body =

@@ -18,8 +18,8 @@ pub type SockId = u64;
 /// What a socket reports.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Input {
-    /// A parsed text frame.
-    Frame(Frame),
+    /// A parsed text frame (boxed: a notification is large, a close small).
+    Frame(Box<Frame>),
     /// The socket ended: Twitch's close code (`twitch.md` E.5) if it sent one.
     Closed {
         /// The close code.
@@ -99,7 +99,7 @@ impl Machine {
         now: Instant,
     ) -> Vec<Step> {
         match input {
-            Input::Frame(frame) => self.on_frame(sock, frame, seen, received_at, now),
+            Input::Frame(frame) => self.on_frame(sock, *frame, seen, received_at, now),
             Input::Closed { code, reason } => self.on_closed(sock, code, &reason),
         }
     }

@@ -11,19 +11,19 @@ fn sub(kind: &str, status: &str) -> onair_common::eventsub::Subscription {
 }
 
 fn welcome(id: &str) -> Input {
-    Input::Frame(Frame::Welcome {
+    Input::Frame(Box::new(Frame::Welcome {
         session_id: id.into(),
         keepalive: Duration::from_secs(10),
-    })
+    }))
 }
 
 fn note(id: &str) -> Input {
-    Input::Frame(Frame::Notification {
+    Input::Frame(Box::new(Frame::Notification {
         message_id: id.into(),
         timestamp: "2026-01-01T00:00:00.123456789Z".into(),
         subscription: sub("channel.follow", "enabled"),
         event: json!({"user_name": "Cool_User", "broadcaster_user_id": "1"}),
-    })
+    }))
 }
 
 struct T {
@@ -79,9 +79,9 @@ fn a_migration_moves_without_subscribing_and_loses_and_repeats_nothing() {
     assert_eq!(t.ids(0, note("m1")), ["m1"]);
     let steps = t.on(
         0,
-        Input::Frame(Frame::Reconnect {
+        Input::Frame(Box::new(Frame::Reconnect {
             url: "ws://x/ws?reconnect_id=A".into(),
-        }),
+        })),
     );
     assert_eq!(
         steps,
@@ -112,7 +112,10 @@ fn a_migration_moves_without_subscribing_and_loses_and_repeats_nothing() {
 fn a_failed_migration_is_a_loss_and_a_closed_old_socket_waits_for_the_new() {
     let mut t = T::new();
     t.on(0, welcome("A"));
-    t.on(0, Input::Frame(Frame::Reconnect { url: "u".into() }));
+    t.on(
+        0,
+        Input::Frame(Box::new(Frame::Reconnect { url: "u".into() })),
+    );
     let bye = |code| Input::Closed {
         code: Some(code),
         reason: String::new(),
@@ -132,9 +135,9 @@ fn revocations_and_close_codes() {
     assert_eq!(
         t.on(
             0,
-            Input::Frame(Frame::Revocation {
+            Input::Frame(Box::new(Frame::Revocation {
                 subscription: sub("channel.follow", "authorization_revoked")
-            })
+            }))
         ),
         [Step::Revoked {
             kind: "channel.follow".into(),

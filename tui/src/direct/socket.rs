@@ -75,7 +75,7 @@ async fn read<S>(
         };
         let input = match msg {
             Some(Ok(Message::Text(text))) => match Frame::parse(&text) {
-                Ok(frame) => Input::Frame(frame),
+                Ok(frame) => Input::Frame(Box::new(frame)),
                 Err(e) => {
                     tracing::warn!(error = %e, "skipped an unreadable EventSub frame");
                     continue;
