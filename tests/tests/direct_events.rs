@@ -426,3 +426,79 @@ async fn direct_refuses_after_and_needs_a_login() {
         String::from_utf8_lossy(&o.stderr)
     );
 }
+
+#[tokio::test]
+async fn another_channel_gets_only_the_types_twitch_allows_without_its_grant() {
+    let env = Env::logged_in(None).await;
+    let child = env
+        .cmd(&[
+            "events",
+            "tail",
+            "--source",
+            "direct",
+            "--channel",
+            "NightOwlGames",
+            "--json",
+            "--count",
+            "1",
+        ])
+        .spawn()
+        .unwrap();
+    env.es
+        .wait("four subscriptions", |s| s.creates.len() == 4)
+        .await;
+    env.es.notify("stream.online");
+    let o = tokio::time::timeout(Duration::from_secs(10), child.wait_with_output())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let mut conditions: Vec<(String, Value)> = env.es.with(|s| {
+        s.subs
+            .iter()
+            .map(|v| {
+                (
+                    v["type"].as_str().unwrap().to_owned(),
+                    v["condition"].clone(),
+                )
+            })
+            .collect()
+    });
+    conditions.sort_by(|a, b| a.0.cmp(&b.0));
+    let b = serde_json::json!({"broadcaster_user_id": "90040004"});
+    assert_eq!(
+        conditions,
+        [
+            (
+                "channel.raid".to_owned(),
+                serde_json::json!({"to_broadcaster_user_id": "90040004"})
+            ),
+            ("channel.update".to_owned(), b.clone()),
+            ("stream.offline".to_owned(), b.clone()),
+            ("stream.online".to_owned(), b),
+        ]
+    );
+}
+
+#[tokio::test]
+async fn an_expired_token_is_refreshed_once_and_every_type_still_subscribes() {
+    let env = Env::logged_in(None).await;
+    env.auth.expire_access_tokens();
+    let _child = env
+        .cmd(&["events", "tail", "--source", "direct", "--json"])
+        .spawn()
+        .unwrap();
+    let all = catalog::SUPPORTED.len();
+    env.es
+        .wait("every type subscribed", |s| {
+            s.subs.iter().filter(|v| v["status"] == "enabled").count() == all
+        })
+        .await;
+    let refreshes = env.auth.with(|s| s.refreshes.clone());
+    assert_eq!(
+        refreshes.len(),
+        1,
+        "one refresh for all of them: {refreshes:?}"
+    );
+    env.assert_nothing_sent_inbound();
+}

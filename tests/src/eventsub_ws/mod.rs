@@ -172,21 +172,24 @@ impl FakeEventSub {
         })
     }
 
-    /// Sends a notification of `kind` (the fixture's event) with message id `id` to the
-    /// session holding that subscription. Panics when none does.
+    /// Sends a notification of `kind` (the fixture's event) with message id `id` for every
+    /// enabled subscription of that type, each on its session. Panics when there is none.
     pub fn notify_as(&self, kind: &str, id: &str) {
         let event: Value = serde_json::from_str(&crate::eventsub::fixture(kind)).unwrap();
         self.with(|s| {
-            let sub = s
+            let subs: Vec<&Value> = s
                 .subs
                 .iter()
-                .rev()
-                .find(|v| v["type"] == kind && v["status"] == "enabled")
-                .unwrap_or_else(|| panic!("no enabled {kind} subscription"))
-                .clone();
-            let session = sub["transport"]["session_id"].as_str().unwrap();
-            let frame = frames::notification(id, &sub, &event["event"]);
-            s.sessions[session].tx.send(Cmd::Send(frame)).unwrap();
+                .filter(|v| v["type"] == kind && v["status"] == "enabled")
+                .collect();
+            assert!(!subs.is_empty(), "no enabled {kind} subscription");
+            for sub in subs {
+                let session = sub["transport"]["session_id"].as_str().unwrap();
+                let frame = frames::notification(id, sub, &event["event"]);
+                if let Some(sess) = s.sessions.get(session) {
+                    let _ = sess.tx.send(Cmd::Send(frame));
+                }
+            }
         });
     }
 
