@@ -173,3 +173,37 @@ async fn a_revocation_is_shown_and_the_type_is_not_subscribed_again() {
     shutdown.cancel();
     env.assert_nothing_sent_inbound();
 }
+
+/// The fake holds the client to Twitch's rules: 4001 for any frame sent, 4003 when no
+/// subscription comes in time. (The tests above also check it never had to.)
+#[tokio::test]
+async fn the_fake_closes_with_4001_on_inbound_traffic_and_4003_when_unused() {
+    use futures_util::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::Message;
+
+    let auth = onair_tests::twitch_auth::FakeAuth::start().await;
+    let es = onair_tests::eventsub_ws::FakeEventSub::start(auth).await;
+    es.with(|s| s.unused_after = Duration::from_millis(300));
+    let close_code = |m: Option<Result<Message, _>>| match m {
+        Some(Ok(Message::Close(Some(f)))) => u16::from(f.code),
+        other => panic!("expected a close, got {other:?}"),
+    };
+
+    let (mut ws, _) = tokio_tungstenite::connect_async(es.ws_url.as_str())
+        .await
+        .unwrap();
+    let welcome = ws.next().await.unwrap().unwrap().into_text().unwrap();
+    assert!(
+        welcome.contains(r#""message_type":"session_welcome""#),
+        "{welcome}"
+    );
+    ws.send(Message::text("hello")).await.unwrap();
+    assert_eq!(close_code(ws.next().await), 4001);
+    assert_eq!(es.with(|s| s.inbound.clone()), ["hello"]);
+
+    let (mut ws, _) = tokio_tungstenite::connect_async(es.ws_url.as_str())
+        .await
+        .unwrap();
+    ws.next().await.unwrap().unwrap(); // welcome
+    assert_eq!(close_code(ws.next().await), 4003);
+}
