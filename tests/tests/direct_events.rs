@@ -94,6 +94,7 @@ async fn a_missing_scope_skips_its_types_says_so_once_and_the_rest_arrive() {
             "--type",
             "channel.cheer,channel.follow,channel.subscribe,stream.online",
         ])
+        .env("RUST_LOG", "trace")
         .spawn()
         .unwrap();
     // Everything it says before it is live (stderr), then the event (stdout).
@@ -137,6 +138,18 @@ async fn a_missing_scope_skips_its_types_says_so_once_and_the_rest_arrive() {
         "{said:?}"
     );
     assert!(notes[0].contains("onair login"), "{said:?}");
+    // No token in what it printed or logged, even at trace level.
+    let log = std::fs::read_to_string(env.home.path().join("state/onair/onair.log")).unwrap();
+    assert!(log.contains("missing scope"), "the log says what happened");
+    for secret in env.auth.issued_secrets() {
+        for (what, text) in [
+            ("stdout", &stdout),
+            ("stderr", &said.join("\n")),
+            ("log", &log),
+        ] {
+            assert!(!text.contains(&secret), "a token in the {what}");
+        }
+    }
     let mut statuses = env.es.with(|s| s.creates.clone());
     statuses.sort();
     assert_eq!(
