@@ -266,3 +266,78 @@ async fn an_expired_token_is_refreshed_once_and_every_type_still_subscribes() {
     );
     env.assert_nothing_sent_inbound();
 }
+
+/// The fake's Helix side as `twitch.md` E.2 says: 202 `enabled` at once, 409 for the same
+/// subscription on the session again, 401 for an app token, 400 for an unknown session.
+#[tokio::test]
+async fn the_fake_helix_answers_like_twitch() {
+    use futures_util::StreamExt;
+
+    let env = Env::logged_in(None).await;
+    let shutdown = tokio_util::sync::CancellationToken::new();
+    let token = env.tokens(&shutdown).await.current().await.unwrap();
+    let (mut ws, _) = tokio_tungstenite::connect_async(env.es.ws_url.as_str())
+        .await
+        .unwrap();
+    let welcome: Value =
+        serde_json::from_str(&ws.next().await.unwrap().unwrap().into_text().unwrap()).unwrap();
+    let session = welcome["payload"]["session"]["id"].as_str().unwrap();
+    let http = reqwest::Client::new();
+    let url = format!("{}/eventsub/subscriptions", env.es.helix_url);
+    let body = |session: &str| {
+        serde_json::json!({"type": "stream.online", "version": "1",
+            "condition": {"broadcaster_user_id": "90010001"},
+            "transport": {"method": "websocket", "session_id": session}})
+    };
+    let post = |bearer: String, b: Value| {
+        http.post(&url)
+            .bearer_auth(bearer)
+            .header("Client-Id", CLIENT_ID)
+            .json(&b)
+            .send()
+    };
+    let user = token.access_token.expose().to_owned();
+    let r = post(user.clone(), body(session)).await.unwrap();
+    assert_eq!(r.status(), 202);
+    let created: Value = r.json().await.unwrap();
+    assert_eq!(created["data"][0]["status"], "enabled");
+    assert_eq!(created["data"][0]["transport"]["session_id"], session);
+    let r = post(user.clone(), body(session)).await.unwrap();
+    assert_eq!(r.status(), 409);
+    let r: Value = r.json().await.unwrap();
+    assert_eq!(
+        r,
+        serde_json::json!({"error": "Conflict", "status": 409, "message": "subscription already exists"})
+    );
+    assert_eq!(
+        post(user, body("no-such-session")).await.unwrap().status(),
+        400
+    );
+    let app = http
+        .post(format!("{}/token", env.auth.base))
+        .form(&[
+            ("client_id", onair_tests::twitch_auth::APP_CLIENT_ID),
+            ("client_secret", onair_tests::twitch_auth::APP_CLIENT_SECRET),
+            ("grant_type", "client_credentials"),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .json::<Value>()
+        .await
+        .unwrap();
+    let r = http
+        .post(&url)
+        .bearer_auth(app["access_token"].as_str().unwrap())
+        .header("Client-Id", onair_tests::twitch_auth::APP_CLIENT_ID)
+        .json(&body(session))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        r.status(),
+        401,
+        "WebSocket subscriptions take user tokens only"
+    );
+    shutdown.cancel();
+}
