@@ -5,7 +5,9 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 pub mod bins;
+pub mod direct_env;
 pub mod eventsub;
+pub mod eventsub_ws;
 pub mod helix;
 pub mod irc;
 pub mod redis_server;
