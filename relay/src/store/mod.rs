@@ -9,6 +9,7 @@
 mod export;
 mod redis;
 mod sqlite;
+mod tokens;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -18,7 +19,7 @@ use onair_common::config::Config;
 use onair_common::eventsub::Subscription;
 
 pub use export::{export, import};
-pub use sqlite::clients::{hash_token, new_token};
+pub use tokens::{hash_token, new_token};
 
 /// Why a store operation failed.
 #[derive(Debug, thiserror::Error)]
@@ -103,6 +104,9 @@ pub struct Page<T = Event> {
     pub events: Vec<T>,
     /// What the store held at the time of the read.
     pub head: Head,
+    /// Matching events may follow: the page stopped at its limit (or short of the head), so a
+    /// reader that wants everything asks again after the last one.
+    pub more: bool,
 }
 
 /// A stored event as it is kept: its seq and its EVENT JSON without the seq (`"seq":null`).
@@ -228,7 +232,10 @@ impl Store {
     pub async fn append(&self, event: Event, received_ms: i64) -> Result<Appended, StoreError> {
         match &self.0 {
             Engine::Sqlite(s) => s.append(event, received_ms).await,
-            Engine::Redis(r) => r.append(event, received_ms).await,
+            Engine::Redis(r) => {
+                r.bounded(redis::REQUEST_LIMIT, r.append(event, received_ms))
+                    .await
+            }
         }
     }
 
@@ -242,7 +249,10 @@ impl Store {
     ) -> Result<bool, StoreError> {
         match &self.0 {
             Engine::Sqlite(s) => s.revoke(message_id, sub, received_ms).await,
-            Engine::Redis(r) => r.revoke(message_id, sub, received_ms).await,
+            Engine::Redis(r) => {
+                r.bounded(redis::REQUEST_LIMIT, r.revoke(message_id, sub, received_ms))
+                    .await
+            }
         }
     }
 
@@ -253,7 +263,10 @@ impl Store {
                 s.publish_status(frame);
                 Ok(())
             }
-            Engine::Redis(r) => r.publish_status(frame).await,
+            Engine::Redis(r) => {
+                r.bounded(redis::REQUEST_LIMIT, r.publish_status(frame))
+                    .await
+            }
         }
     }
 
@@ -278,7 +291,7 @@ impl Store {
     pub async fn head(&self) -> Result<Head, StoreError> {
         match &self.0 {
             Engine::Sqlite(s) => s.head().await,
-            Engine::Redis(r) => r.head().await,
+            Engine::Redis(r) => r.bounded(redis::REQUEST_LIMIT, r.head()).await,
         }
     }
 
@@ -295,7 +308,7 @@ impl Store {
     pub async fn rows(&self, q: Query) -> Result<Page<Row>, StoreError> {
         match &self.0 {
             Engine::Sqlite(s) => s.rows(q).await,
-            Engine::Redis(r) => r.rows(q).await,
+            Engine::Redis(r) => r.bounded(redis::PAGE_LIMIT, r.rows(q)).await,
         }
     }
 
@@ -310,6 +323,7 @@ impl Store {
         Ok(Page {
             events,
             head: page.head,
+            more: page.more,
         })
     }
 
@@ -329,7 +343,10 @@ impl Store {
     pub async fn authenticate(&self, token: String) -> Result<Option<ClientId>, StoreError> {
         match &self.0 {
             Engine::Sqlite(s) => s.authenticate(token).await,
-            Engine::Redis(r) => r.authenticate(&token).await,
+            Engine::Redis(r) => {
+                r.bounded(redis::REQUEST_LIMIT, r.authenticate(&token))
+                    .await
+            }
         }
     }
 
@@ -337,7 +354,7 @@ impl Store {
     pub async fn client_ids(&self) -> Result<Vec<ClientId>, StoreError> {
         match &self.0 {
             Engine::Sqlite(s) => s.client_ids().await,
-            Engine::Redis(r) => r.client_ids().await,
+            Engine::Redis(r) => r.bounded(redis::REQUEST_LIMIT, r.client_ids()).await,
         }
     }
 

@@ -311,7 +311,7 @@ impl Conn {
                 .push(ServerFrame::Gap { from, to }.to_json().into());
             self.cursor = Some(to);
         }
-        let full = page.events.len() == PAGE as usize;
+        let full = page.more;
         let sent = page.events.len() as u64;
         for row in page.events {
             self.out.push(event_frame(row.seq, &row.body).into());

@@ -30,6 +30,10 @@ pub(super) use tail::Running;
 /// Longest a command may take before the relay treats the server as down (webhooks get 503
 /// and Twitch retries).
 const COMMAND_TIMEOUT: Duration = Duration::from_secs(2);
+/// Longest a request's store call may take in all (a webhook's append, a token check).
+pub(super) const REQUEST_LIMIT: Duration = Duration::from_secs(2);
+/// Longest a page read may take: it may be several script calls for a sparse filter.
+pub(super) const PAGE_LIMIT: Duration = Duration::from_secs(5);
 /// How long a message id is remembered: Twitch's window is 10 minutes, after which the
 /// timestamp check refuses a redelivery anyway.
 const DEDUPE_TTL_S: u64 = 3600;
@@ -44,6 +48,7 @@ struct Scripts {
     seek: Script,
     count: Script,
     import: Script,
+    check: Script,
     add_client: Script,
     remove_client: Script,
 }
@@ -58,6 +63,7 @@ impl Scripts {
             seek: Script::new(scripts::SEEK),
             count: Script::new(scripts::COUNT),
             import: Script::new(scripts::IMPORT),
+            check: Script::new(scripts::CHECK),
             add_client: Script::new(scripts::ADD_CLIENT),
             remove_client: Script::new(scripts::REMOVE_CLIENT),
         }
@@ -102,8 +108,27 @@ fn shown(url: &str) -> String {
     }
 }
 
+/// Whether the server may take the same command in a moment: it is away, or says "not now"
+/// (reloading its append-only file after a restart, a replica being promoted, out of memory,
+/// a script running long).
 fn is_transient(e: &RedisError) -> bool {
-    e.is_timeout() || e.is_connection_dropped() || e.is_connection_refusal() || e.is_io_error()
+    e.is_timeout()
+        || e.is_connection_dropped()
+        || e.is_connection_refusal()
+        || e.is_io_error()
+        || matches!(
+            e.code(),
+            Some(
+                "LOADING"
+                    | "READONLY"
+                    | "MASTERDOWN"
+                    | "TRYAGAIN"
+                    | "BUSY"
+                    | "OOM"
+                    | "MISCONF"
+                    | "CLUSTERDOWN"
+            )
+        )
 }
 
 impl Redis {
@@ -142,19 +167,7 @@ impl Redis {
             tail_from: (0, "0".into()),
         };
         let head = redis.head().await?;
-        let newest: Vec<(String, Vec<(String, String)>)> = ::redis::cmd("XREVRANGE")
-            .arg(keys::STATUS)
-            .arg("+")
-            .arg("-")
-            .arg("COUNT")
-            .arg(1)
-            .query_async(&mut redis.conn)
-            .await
-            .map_err(open)?;
-        redis.tail_from = (
-            head.last_seq,
-            newest.first().map_or_else(|| "0".into(), |e| e.0.clone()),
-        );
+        redis.tail_from = (head.last_seq, redis.newest_status().await.map_err(open)?);
         Ok(redis)
     }
 
@@ -166,18 +179,34 @@ impl Redis {
         tail::spawn(self.clone(), feed)
     }
 
-    /// A command's result, noting whether the server answered.
+    /// A command's result, noting whether the server took it (`/healthz`).
     fn checked<T>(&self, r: Result<T, RedisError>) -> Result<T, StoreError> {
-        match r {
-            Ok(v) => {
-                self.failing.store(false, Ordering::Relaxed);
-                Ok(v)
+        self.failing.store(r.is_err(), Ordering::Relaxed);
+        r.map_err(|e| {
+            if is_transient(&e) {
+                StoreError::Unavailable(e.to_string())
+            } else {
+                StoreError::Backend(e.to_string())
             }
-            Err(e) if is_transient(&e) => {
+        })
+    }
+
+    /// Bounds a whole call (reconnect, script load and round trips) to `limit`: a server that
+    /// swallows packets must not hold a webhook past the point where Twitch gives up.
+    pub(super) async fn bounded<T>(
+        &self,
+        limit: Duration,
+        call: impl std::future::Future<Output = Result<T, StoreError>>,
+    ) -> Result<T, StoreError> {
+        match tokio::time::timeout(limit, call).await {
+            Ok(r) => r,
+            Err(_) => {
                 self.failing.store(true, Ordering::Relaxed);
-                Err(StoreError::Unavailable(e.to_string()))
+                Err(StoreError::Unavailable(format!(
+                    "no answer within {} s",
+                    limit.as_secs()
+                )))
             }
-            Err(e) => Err(StoreError::Backend(e.to_string())),
         }
     }
 
@@ -195,6 +224,7 @@ impl Redis {
             .key(keys::SEQ)
             .key(keys::EVENTS)
             .key(keys::CHANNELS)
+            .key(keys::EPOCH)
             .arg(&body)
             .arg(&event.kind)
             .arg(&event.channel.login)
@@ -202,6 +232,7 @@ impl Redis {
             .arg(&event.id)
             .arg(DEDUPE_TTL_S)
             .arg(&event.channel.id)
+            .arg(super::tokens::new_epoch())
             .invoke_async(&mut conn)
             .await;
         Ok(match self.checked(r)? {
@@ -355,10 +386,23 @@ impl Redis {
                 number(last).ok_or_else(bad)?,
                 number(scanned).ok_or_else(bad)?,
             );
-            let head = *head.get_or_insert(Head {
+            let head = head.get_or_insert(Head {
                 first_seq: first,
                 last_seq: last,
             });
+            // Events appended since the first call may be in this page: never claim a head
+            // below them.
+            head.last_seq = head.last_seq.max(last);
+            if first > cursor + 1 && first > head.first_seq {
+                // Retention trimmed what this read had not reached yet (another instance's
+                // prune between two calls): stop here, and say there is more, so the next read
+                // starts past `cursor` and reports the gap.
+                return Ok(Page {
+                    events,
+                    head: *head,
+                    more: true,
+                });
+            }
             for pair in found.chunks_exact(2) {
                 events.push(Row {
                     seq: number(&pair[0]).ok_or_else(bad)?,
@@ -367,8 +411,13 @@ impl Redis {
             }
             let progressed = scanned > cursor;
             cursor = scanned;
-            if events.len() >= q.limit as usize || !progressed || cursor >= last {
-                return Ok(Page { events, head });
+            let full = events.len() >= q.limit as usize;
+            if full || !progressed || cursor >= last {
+                return Ok(Page {
+                    events,
+                    head: *head,
+                    more: full,
+                });
             }
         }
     }
@@ -484,10 +533,14 @@ impl Redis {
         events: Vec<(Event, i64)>,
     ) -> Result<(), StoreError> {
         let mut conn = self.conn.clone();
+        let now_ms = jiff::Timestamp::now().as_millisecond();
         let mut call = self.scripts.import.key(keys::EVENTS);
-        call.key(keys::SEQ).key(keys::CHANNELS);
+        call.key(keys::SEQ).key(keys::CHANNELS).arg(keys::seen(""));
         for (event, received_ms) in events {
             let seq = event.seq.unwrap_or(0);
+            // Twitch may still redeliver what the old store acknowledged in the last hour.
+            let age_s = (now_ms - received_ms).max(0) as u64 / 1000;
+            let ttl = DEDUPE_TTL_S.saturating_sub(age_s);
             let (event, body) = super::body_of(event);
             call.arg(seq)
                 .arg(body)
@@ -495,16 +548,47 @@ impl Redis {
                 .arg(&event.channel.login)
                 .arg(received_ms)
                 .arg(&event.id)
-                .arg(&event.channel.id);
+                .arg(&event.channel.id)
+                .arg(ttl);
         }
         let r: Result<u64, _> = call.invoke_async(&mut conn).await;
         match r {
-            Err(e) if e.to_string().contains("IMPORT") => Err(StoreError::Import(format!(
-                "{}: importing it would give one seq two events; import into an empty store",
+            Err(e) if e.code() == Some("IMPORT") => Err(StoreError::Import(format!(
+                "event {}: importing it would give one seq two events; import into an empty \
+                 store, or export with --after the store's last seq",
                 e.detail().unwrap_or("a seq is taken")
             ))),
             r => self.checked(r).map(|_| ()),
         }
+    }
+
+    /// The id of the newest status entry ("0" when there is none), where a reader starts.
+    async fn newest_status(&self) -> Result<String, RedisError> {
+        let mut conn = self.conn.clone();
+        let newest: Vec<(String, Vec<(String, String)>)> = ::redis::cmd("XREVRANGE")
+            .arg(keys::STATUS)
+            .arg("+")
+            .arg("-")
+            .arg("COUNT")
+            .arg(1)
+            .query_async(&mut conn)
+            .await?;
+        Ok(newest.first().map_or_else(|| "0".into(), |e| e.0.clone()))
+    }
+
+    /// The server's epoch and last seq, starting a new epoch first when it was flushed or its
+    /// counter went back below `fed` (see [`scripts::CHECK`]).
+    async fn check(&self, epoch: &str, fed: u64) -> Result<(String, u64), RedisError> {
+        let mut conn = self.conn.clone();
+        self.scripts
+            .check
+            .key(keys::EPOCH)
+            .key(keys::SEQ)
+            .arg(epoch)
+            .arg(fed)
+            .arg(super::tokens::new_epoch())
+            .invoke_async(&mut conn)
+            .await
     }
 
     pub(super) async fn probe(&self) -> Result<(), StoreError> {
@@ -514,10 +598,9 @@ impl Redis {
 
 /// Sets an epoch when the server has none (a new or flushed Redis), then reads it.
 async fn ensure_epoch(conn: &mut ConnectionManager) -> Result<String, RedisError> {
-    let fresh = super::new_token();
     let _: Option<String> = ::redis::cmd("SET")
         .arg(keys::EPOCH)
-        .arg(&fresh[fresh.len() - 32..])
+        .arg(super::tokens::new_epoch())
         .arg("NX")
         .query_async(conn)
         .await?;

@@ -6,10 +6,13 @@
 //! with `"seq":null`), `t` type, `c` channel login, `r` received (ms), `m` message id. The
 //! scripts read fields by position (`f[2]` is the body, `f[4]` the type, ...).
 
-/// KEYS: dedupe key, seq counter, events stream, channel logins by id.
-/// ARGV: body, type, channel login, received ms, message id, dedupe ttl (s), channel id.
+/// KEYS: dedupe key, seq counter, events stream, channel logins by id, epoch.
+/// ARGV: body, type, channel login, received ms, message id, dedupe ttl (s), channel id, a new
+/// epoch name (used only when the server has none: it was flushed, so a new history begins
+/// with this event and every instance's reader notices).
 /// Returns `{1, seq}` for a new event, `{0, seq}` for a message id seen before.
 pub(super) const APPEND: &str = r"
+redis.call('SET', KEYS[5], ARGV[8], 'NX')
 local dup = redis.call('GET', KEYS[1])
 if dup then return {0, tonumber(dup)} end
 local seq = redis.call('INCR', KEYS[2])
@@ -131,25 +134,45 @@ return out
 ";
 
 /// KEYS: events stream, seq counter, channel logins by id.
-/// ARGV: triples of seq, body, type, channel login, received ms, message id, channel id (7 per
-/// event, ascending seqs). Refuses (error) a seq at or below the counter; else appends every
-/// entry under its own seq and moves the counter to the last.
+/// ARGV: the dedupe key prefix, then for each event (8 each, ascending seqs): seq, body, type,
+/// channel login, received ms, message id, channel id, dedupe ttl (s; 0 for an event too old for
+/// Twitch to redeliver). Refuses (error `IMPORT`) a seq at or below the counter; else appends
+/// every entry under its own seq, remembers recent ids as an append would, and moves the
+/// counter to the last seq.
 pub(super) const IMPORT: &str = r"
 local last = tonumber(redis.call('GET', KEYS[2]) or '0')
-if tonumber(ARGV[1]) <= last then
-  return redis.error_reply('IMPORT seq ' .. ARGV[1] .. ' is at or below the last seq ' .. last)
+if tonumber(ARGV[2]) <= last then
+  return redis.error_reply('IMPORT seq ' .. ARGV[2] .. ' is at or below the last seq ' .. last)
 end
 local top = last
-for i = 1, #ARGV, 7 do
+for i = 2, #ARGV, 8 do
   redis.call('XADD', KEYS[1], ARGV[i] .. '-0', 'b', ARGV[i + 1], 't', ARGV[i + 2],
     'c', ARGV[i + 3], 'r', ARGV[i + 4], 'm', ARGV[i + 5])
   if ARGV[i + 6] ~= '' and ARGV[i + 3] ~= '' then
     redis.call('HSET', KEYS[3], ARGV[i + 6], ARGV[i + 3])
   end
+  if tonumber(ARGV[i + 7]) > 0 then
+    redis.call('SET', ARGV[1] .. ARGV[i + 5], ARGV[i], 'EX', ARGV[i + 7])
+  end
   top = tonumber(ARGV[i])
 end
 redis.call('SET', KEYS[2], top)
 return top
+";
+
+/// KEYS: epoch, seq counter. ARGV: the reader's epoch, the last seq it fed, a new epoch name.
+/// Returns `{epoch, last_seq}` after starting a new epoch when the server has none (flushed) or
+/// its counter went back below what a reader already fed under the same epoch (a restore from
+/// an older file, or a failover to a replica that was behind): seqs would be given twice.
+/// Compare-and-set, so several readers noticing at once start one new epoch, not several.
+pub(super) const CHECK: &str = r"
+local epoch = redis.call('GET', KEYS[1])
+local last = tonumber(redis.call('GET', KEYS[2]) or '0')
+if (not epoch) or (epoch == ARGV[1] and last < tonumber(ARGV[2])) then
+  redis.call('SET', KEYS[1], ARGV[3])
+  epoch = ARGV[3]
+end
+return {epoch, last}
 ";
 
 /// KEYS: clients by name, client ids by token hash, client id counter.

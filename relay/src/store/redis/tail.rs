@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use ::redis::aio::MultiplexedConnection;
 use ::redis::streams::StreamReadReply;
@@ -20,6 +20,9 @@ use crate::store::{Feed, Stored};
 const BLOCK: Duration = Duration::from_secs(5);
 /// Entries per read.
 const COUNT: usize = 512;
+/// How often a connected reader checks that the server still holds its history: a flushed
+/// Redis is noticed within this, even while events keep coming.
+const CHECK_EVERY: Duration = Duration::from_secs(1);
 /// Waits between reconnects grow to this.
 const MAX_BACKOFF: Duration = Duration::from_secs(2);
 
@@ -51,6 +54,8 @@ struct Tail {
     /// The last status entry fed.
     last_status: String,
     backoff: Duration,
+    /// When the server's history was last checked.
+    checked_at: Instant,
 }
 
 enum Read {
@@ -67,6 +72,7 @@ impl Tail {
             last_event,
             last_status,
             backoff: Duration::from_millis(50),
+            checked_at: Instant::now(),
         }
     }
 
@@ -96,6 +102,12 @@ impl Tail {
                     self.redis.tailing.store(true, Ordering::Relaxed);
                     self.backoff = Duration::from_millis(50);
                     self.feed_entries(reply);
+                    if self.checked_at.elapsed() >= CHECK_EVERY
+                        && let Err(why) = self.verify_history().await
+                    {
+                        tracing::warn!(error = %why, "cannot check Redis's history; reconnecting");
+                        conn = None;
+                    }
                 }
                 Read::Failed(why) => {
                     if self.redis.tailing.swap(false, Ordering::Relaxed) {
@@ -112,8 +124,7 @@ impl Tail {
         }
     }
 
-    /// A fresh connection, after checking that the server still holds the same history (a
-    /// flushed Redis has a new epoch and seqs from 1 again).
+    /// A fresh connection, after checking that the server still holds this reader's history.
     async fn connect(&mut self) -> Result<MultiplexedConnection, String> {
         let config = AsyncConnectionConfig::new()
             .set_connection_timeout(Some(super::COMMAND_TIMEOUT))
@@ -124,20 +135,39 @@ impl Tail {
             .get_multiplexed_async_connection_with_config(&config)
             .await
             .map_err(|e| e.to_string())?;
-        let mut manager = self.redis.conn.clone();
-        let epoch = super::ensure_epoch(&mut manager)
+        self.verify_history().await?;
+        Ok(conn)
+    }
+
+    /// Asks the server whether it still holds the history this reader feeds from (same epoch,
+    /// counter not below what was fed). When not (flushed, restored from an older file, a
+    /// replica that was behind), the seqs clients hold mean nothing: a new epoch begins, every
+    /// socket is closed so its client starts over, and reading goes on from the new head.
+    async fn verify_history(&mut self) -> Result<(), String> {
+        let ours = self.redis.epoch();
+        let (epoch, last) = self
+            .redis
+            .check(&ours, self.last_event)
             .await
             .map_err(|e| e.to_string())?;
-        if *epoch != *self.redis.epoch() {
+        self.checked_at = Instant::now();
+        // The server answers: whatever failed before (`/healthz`) has passed.
+        self.redis.failing.store(false, Ordering::Relaxed);
+        if *epoch != *ours {
             tracing::error!(
-                "Redis lost the relay's history (flushed or replaced): a new epoch begins"
+                "Redis no longer holds the relay's history (flushed, restored or failed over): \
+                 a new epoch begins and every client starts over"
             );
             self.redis.set_epoch(epoch);
-            self.last_event = 0;
-            self.last_status = "0".into();
+            self.last_event = last;
+            self.last_status = self
+                .redis
+                .newest_status()
+                .await
+                .map_err(|e| e.to_string())?;
             self.feed.reset();
         }
-        Ok(conn)
+        Ok(())
     }
 
     async fn read(&self, conn: &mut MultiplexedConnection) -> Read {

@@ -1,22 +1,9 @@
 //! Client tokens: `client add` makes a random token, shows it once, and stores only its SHA-256.
 
-use rand::RngCore;
 use rusqlite::{Connection, OptionalExtension};
-use sha2::{Digest, Sha256};
 
+use crate::store::tokens::{hash_token, new_token};
 use crate::store::{ClientId, ClientInfo, StoreError};
-
-/// A new random token: `onair_` and 64 hex digits (256 bits).
-pub fn new_token() -> String {
-    let mut bytes = [0u8; 32];
-    rand::rng().fill_bytes(&mut bytes);
-    format!("onair_{}", hex::encode(bytes))
-}
-
-/// The stored form of a token.
-pub fn hash_token(token: &str) -> String {
-    hex::encode(Sha256::digest(token.as_bytes()))
-}
 
 /// Adds a client; returns its token, which is not stored anywhere.
 pub(crate) fn add(conn: &Connection, name: &str) -> Result<String, StoreError> {

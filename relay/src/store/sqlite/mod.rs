@@ -313,5 +313,6 @@ fn rows(conn: &Connection, q: &Query) -> Result<Page<Row>, StoreError> {
     drop(stmt);
     let head = head(&tx)?;
     tx.finish()?;
-    Ok(Page { events, head })
+    let more = events.len() == q.limit as usize;
+    Ok(Page { events, head, more })
 }
