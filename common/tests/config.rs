@@ -4,7 +4,9 @@
 
 use std::path::{Path, PathBuf};
 
-use onair_common::config::{self, Config, ConfigError, Env, Origin, TokenStore, keys::KEYS};
+use onair_common::config::{
+    self, Config, ConfigError, Env, EventsSource, Origin, TokenStore, keys::KEYS,
+};
 
 fn env(pairs: &[(&str, &str)]) -> Env {
     pairs
@@ -48,6 +50,11 @@ fn empty_file_gives_the_documented_defaults() {
     assert_eq!(c.tui.channel, None);
     assert_eq!(c.tui.scrollback, 10_000);
     assert_eq!(c.tui.token_store, TokenStore::Keyring);
+    assert_eq!(c.tui.events, EventsSource::Auto);
+    assert_eq!(
+        c.twitch.eventsub_url.as_str(),
+        "wss://eventsub.wss.twitch.tv/ws"
+    );
     assert_eq!(c.relay.listen.to_string(), "0.0.0.0:8080");
     assert!(c.relay.database.ends_with("onair/relay.sqlite3"));
     assert_eq!(c.relay.retention_days, 30);
@@ -204,6 +211,14 @@ fn bad_values_name_key_and_expectation() {
             "tui.token_store must be \"keyring\" or \"file\" (got \"plaintext\")",
         ),
         (
+            "[tui]\nevents = \"websocket\"",
+            "tui.events must be \"auto\", \"relay\", \"direct\" or \"off\" (got \"websocket\")",
+        ),
+        (
+            "[twitch]\neventsub_url = \"https://eventsub.wss.twitch.tv/ws\"",
+            "twitch.eventsub_url must be a wss or ws URL",
+        ),
+        (
             "[tui]\nchannel = 42",
             "tui.channel must be a string, not a integer",
         ),
@@ -221,7 +236,7 @@ fn bad_values_name_key_and_expectation() {
         ),
         (
             "[twitch]\nclient_ld = \"x\"",
-            "twitch.client_ld is not a known key (known in [twitch]: client_id, auth_url, helix_url, irc_url)",
+            "twitch.client_ld is not a known key (known in [twitch]: client_id, auth_url, helix_url, irc_url, eventsub_url)",
         ),
         ("[chat]\nx = 1", "[chat] is not a known section"),
         ("twitch = 1", "twitch must be a table"),
@@ -356,4 +371,23 @@ fn example_file_loads_as_is_and_documents_every_key() {
         .collect();
     let c = load(&text, &[]).unwrap();
     assert_eq!(c.relay.events.len(), onair_common::catalog::SUPPORTED.len());
+}
+
+#[test]
+fn tui_events_takes_each_source_from_file_or_environment() {
+    for (word, want) in [
+        ("auto", EventsSource::Auto),
+        ("relay", EventsSource::Relay),
+        ("direct", EventsSource::Direct),
+        ("off", EventsSource::Off),
+    ] {
+        let c = load(&format!("[tui]\nevents = \"{word}\""), &[]).unwrap();
+        assert_eq!(c.tui.events, want);
+    }
+    let c = load(
+        "[tui]\nevents = \"relay\"",
+        &[("ONAIR_TUI_EVENTS", "direct")],
+    )
+    .unwrap();
+    assert_eq!(c.tui.events, EventsSource::Direct);
 }

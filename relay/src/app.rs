@@ -2,7 +2,6 @@
 
 use std::future::Future;
 use std::sync::Arc;
-use std::thread::JoinHandle;
 use std::time::Duration;
 
 use axum::Router;
@@ -18,12 +17,13 @@ use crate::hub::Hub;
 use crate::intake::Gate;
 use crate::metrics::Metrics;
 use crate::net;
-use crate::store::{Store, StoreError, Writer, clients};
+use crate::store::{Running, Store, StoreError};
 
 /// Largest webhook body accepted (Twitch's are a few KiB).
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
-/// How often removed clients are looked for (another process may remove one).
-const CLIENT_POLL: Duration = Duration::from_secs(1);
+/// How often removed clients are looked for (another process, or with Redis another machine,
+/// may remove one): twice a second, so a removal takes effect everywhere within a second.
+const CLIENT_POLL: Duration = Duration::from_millis(500);
 /// How often old events are pruned.
 const PRUNE_EVERY: Duration = Duration::from_secs(3600);
 /// How long shutdown waits for sockets to close.
@@ -80,7 +80,6 @@ pub struct AppState(Arc<Inner>);
 struct Inner {
     settings: Settings,
     store: Store,
-    writer: Writer,
     hub: Hub,
     metrics: Metrics,
     /// Cancelled at shutdown: every socket sends a close frame and ends.
@@ -99,14 +98,9 @@ impl AppState {
         &self.0.settings
     }
 
-    /// The store, for reads.
+    /// The store.
     pub fn store(&self) -> &Store {
         &self.0.store
-    }
-
-    /// The store's writer.
-    pub fn writer(&self) -> &Writer {
-        &self.0.writer
     }
 
     /// The fan-out hub.
@@ -139,9 +133,9 @@ impl AppState {
         self.0.resync.notify_one();
     }
 
-    /// Whether the relay can take webhooks: the last commit did not fail.
+    /// Whether the relay can take webhooks: the store answers and its last commit did not fail.
     pub fn healthy(&self) -> bool {
-        !self.0.writer.failing()
+        self.0.store.healthy()
     }
 }
 
@@ -160,24 +154,23 @@ pub struct SyncSettings {
     pub events: Vec<String>,
 }
 
-/// A relay ready to serve: its state and the store's writer thread.
+/// A relay ready to serve: its state and the store's background work.
 #[derive(Debug)]
 pub struct Relay {
     state: AppState,
-    writer_thread: JoinHandle<()>,
+    running: Running,
     sync: Option<SyncSettings>,
     tls: Option<net::Tls>,
 }
 
 impl Relay {
-    /// Opens the store and starts its writer.
-    pub fn new(settings: Settings, store: Store) -> Result<Self, StoreError> {
+    /// Starts the store's background work, which feeds committed events to the hub.
+    pub fn new(settings: Settings, mut store: Store) -> Result<Self, StoreError> {
         let hub = Hub::new(settings.live_buffer);
-        let (writer, writer_thread) = Writer::start(&store, hub.on_commit())?;
+        let running = store.start(Arc::new(hub.clone()))?;
         let state = AppState(Arc::new(Inner {
             settings,
             store,
-            writer,
             hub,
             metrics: Metrics::default(),
             shutdown: CancellationToken::new(),
@@ -187,7 +180,7 @@ impl Relay {
         }));
         Ok(Self {
             state,
-            writer_thread,
+            running,
             sync: None,
             tls: None,
         })
@@ -219,7 +212,7 @@ impl Relay {
     ) -> std::io::Result<()> {
         let Self {
             state,
-            writer_thread,
+            running,
             sync,
             tls,
         } = self;
@@ -254,9 +247,8 @@ impl Relay {
         {
             tracing::warn!("some sockets did not close in time");
         }
-        // In-flight intake has been answered; the writer commits anything left, then ends.
-        state.writer().stop().await;
-        let _ = tokio::task::spawn_blocking(move || writer_thread.join()).await;
+        // In-flight intake has been answered; the store commits anything left, then ends.
+        running.stop().await;
         tracing::info!("relay stopped");
         result
     }
@@ -288,7 +280,7 @@ async fn watch_clients(state: AppState) {
         if state.hub().open_sockets() == 0 {
             continue;
         }
-        match state.store().read(clients::ids).await {
+        match state.store().client_ids().await {
             Ok(ids) => {
                 let closed = state.hub().retain_clients(&ids);
                 if closed > 0 {
@@ -325,7 +317,9 @@ async fn keep_subscribed(state: AppState, s: SyncSettings) {
                     let frame = onair_common::wire::ServerFrame::Status {
                         subscriptions: list,
                     };
-                    state.hub().publish_status(frame.to_json());
+                    if let Err(e) = state.store().publish_status(frame.to_json()).await {
+                        tracing::warn!(error = %e, "cannot tell clients the subscriptions");
+                    }
                 }
             }
             Err(e) => tracing::warn!(error = %e, "subscription sync failed"),
@@ -341,7 +335,7 @@ async fn keep_subscribed(state: AppState, s: SyncSettings) {
     }
 }
 
-/// Deletes events older than `retention_days`, at start and hourly, through the writer.
+/// Deletes events older than `retention_days`, at start and hourly.
 async fn prune(state: AppState) {
     let mut tick = tokio::time::interval(PRUNE_EVERY);
     loop {
@@ -353,7 +347,7 @@ async fn prune(state: AppState) {
         let cutoff = jiff::Timestamp::now().as_millisecond() - keep_ms;
         let pruned = tokio::select! {
             () = state.shutdown().cancelled() => return,
-            r = state.writer().prune(cutoff) => r,
+            r = state.store().prune(cutoff) => r,
         };
         match pruned {
             Ok(0) => {}

@@ -16,7 +16,7 @@ const README_EXAMPLE_SECRET: &str = "change-me-to-a-long-random-string";
 const STRONG_SECRET_CHARS: usize = 32;
 
 /// Checks what `serve` needs; prints each problem; exit 2 if any.
-pub fn run(config_path: Option<&Path>) -> ExitCode {
+pub async fn run(config_path: Option<&Path>) -> ExitCode {
     let (config, config_problems) = match Config::load_lenient(config_path) {
         Ok(loaded) => loaded,
         Err(e) => {
@@ -25,7 +25,7 @@ pub fn run(config_path: Option<&Path>) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let problems = problems(&config, &config_problems);
+    let problems = problems(&config, &config_problems).await;
     match &config.file {
         Some(f) => eprintln!("config: {}", f.display()),
         None => eprintln!("config: no file; defaults and ONAIR_* environment only"),
@@ -62,7 +62,7 @@ pub fn run(config_path: Option<&Path>) -> ExitCode {
 
 /// What would stop `serve`, as messages: the config's own `invalid` values first, then what is
 /// missing or unusable.
-pub fn problems(config: &Config, invalid: &[Problem]) -> Vec<String> {
+pub async fn problems(config: &Config, invalid: &[Problem]) -> Vec<String> {
     let mut out: Vec<String> = invalid.iter().map(ToString::to_string).collect();
     // A secret set to a bad value is reported as such, not also as missing.
     let secret_invalid = invalid.iter().any(|p| p.key == "relay.webhook_secret");
@@ -71,8 +71,14 @@ pub fn problems(config: &Config, invalid: &[Problem]) -> Vec<String> {
             config.missing("relay.webhook_secret", "to serve (10-100 ASCII characters)");
         out.push(p.to_string());
     }
-    if let Err(e) = database_writable(config) {
-        out.push(format!("relay.database: {e}; make the file and its directory writable or point relay.database elsewhere"));
+    let redis_invalid = invalid.iter().any(|p| p.key == "relay.redis_url");
+    match (&config.relay.redis_url, store_usable(config).await) {
+        (_, Ok(())) => {}
+        (Some(_), Err(e)) => out.push(format!(
+            "relay.redis_url: {e}; start the server or fix the URL (docs/scaling.md)"
+        )),
+        (None, Err(_)) if redis_invalid => {}
+        (None, Err(e)) => out.push(format!("relay.database: {e}; make the file and its directory writable or point relay.database elsewhere")),
     }
     let r = &config.relay;
     match &r.public_url {
@@ -162,12 +168,9 @@ pub fn weak_secret(secret: &str) -> Option<&'static str> {
     None
 }
 
-fn database_writable(config: &Config) -> Result<(), StoreError> {
-    let store = Store::open(&config.relay.database)?;
-    store.with_conn(|c| {
-        c.execute_batch("BEGIN IMMEDIATE; ROLLBACK;")?;
-        Ok(())
-    })
+/// Opens the configured store and tries a write that changes nothing.
+async fn store_usable(config: &Config) -> Result<(), StoreError> {
+    Store::from_config(config).await?.probe().await
 }
 
 #[cfg(test)]

@@ -9,7 +9,7 @@ use clap_complete::Shell;
 use onair_common::config::Config;
 
 use crate::net::nofile;
-use crate::store::{Store, clients};
+use crate::store::{self, Store};
 use crate::tls::Tls;
 use crate::{Relay, Settings, check, subs, twitch_cli};
 
@@ -46,6 +46,19 @@ enum Command {
     Subscriptions(SubscriptionsCommand),
     /// Device flow with relay.client_id, so the broadcaster grants the scopes the events need.
     Authorize,
+    /// Write stored events to stdout as JSON Lines (one EVENT per line, ascending seq): a
+    /// backup, or the first half of a move between SQLite and Redis.
+    Export {
+        /// Only events with a seq above this.
+        #[arg(long, value_name = "SEQ", default_value_t = 0)]
+        after: u64,
+    },
+    /// Load events written by `export` into the configured store, keeping their seqs, so
+    /// clients resume where they were. Refused when the store already has a seq as high.
+    Import {
+        /// The JSON Lines file (`-` for stdin).
+        file: PathBuf,
+    },
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell) on stdout.
     Completions {
         /// The shell.
@@ -105,7 +118,7 @@ pub async fn run(cli: Cli) -> ExitCode {
     }
     if matches!(cli.command, Some(Command::Check)) {
         // Check reads the config itself, so a bad value is listed with every other problem.
-        return check::run(cli.config.as_deref());
+        return check::run(cli.config.as_deref()).await;
     }
     let config = match Config::load(cli.config.as_deref()) {
         Ok(c) => c,
@@ -116,8 +129,10 @@ pub async fn run(cli: Cli) -> ExitCode {
     };
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => serve(config).await,
-        Command::Check => check::run(cli.config.as_deref()),
-        Command::Client(cmd) => client(&config, cmd),
+        Command::Check => check::run(cli.config.as_deref()).await,
+        Command::Client(cmd) => client(&config, cmd).await,
+        Command::Export { after } => export(&config, after).await,
+        Command::Import { file } => import(&config, &file).await,
         Command::Subscriptions(SubscriptionsCommand::List { json }) => {
             twitch_cli::list(&config, json).await
         }
@@ -164,7 +179,7 @@ async fn serve(config: Config) -> ExitCode {
         eprintln!("error: {p}");
         return ExitCode::from(EXIT_CONFIG);
     };
-    let store = match Store::open(&config.relay.database) {
+    let store = match Store::from_config(&config).await {
         Ok(s) => s,
         Err(e) => return fail(e),
     };
@@ -174,6 +189,7 @@ async fn serve(config: Config) -> ExitCode {
     }
     let mut settings = Settings::new(secret, r.max_connections_per_client, r.retention_days);
     settings.limits.max_connections = fit_connections(r.max_connections as usize);
+    let store_name = store.describe();
     let mut relay = match Relay::new(settings, store) {
         Ok(r) => r,
         Err(e) => return fail(e),
@@ -206,7 +222,7 @@ async fn serve(config: Config) -> ExitCode {
         Err(e) => return fail(format!("{e}; `onair-relay check` lists every TLS problem")),
     };
     let scheme = if https { "https" } else { "http" };
-    tracing::info!(listen = %r.listen, %scheme, database = %r.database.display(), "relay serving");
+    tracing::info!(listen = %r.listen, %scheme, store = %store_name, "relay serving");
     match relay.serve(listener, shutdown_signal()).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => fail(e),
@@ -235,37 +251,68 @@ fn fit_connections(wanted: usize) -> usize {
     fitted.max_connections
 }
 
-fn client(config: &Config, cmd: ClientCommand) -> ExitCode {
-    let store = match Store::open(&config.relay.database) {
+async fn client(config: &Config, cmd: ClientCommand) -> ExitCode {
+    let store = match Store::from_config(config).await {
         Ok(s) => s,
         Err(e) => return fail(e),
     };
-    let result = store.with_conn(|c| match &cmd {
-        ClientCommand::Add { name } => {
-            let token = clients::add(c, name)?;
+    let result = match &cmd {
+        ClientCommand::Add { name } => store.add_client(name).await.map(|token| {
             eprintln!("Created client {name:?}. Its token is shown once; give it to `onair` as");
             eprintln!("tui.relay_token or ONAIR_TUI_RELAY_TOKEN:");
             println!("{token}");
-            Ok(())
-        }
-        ClientCommand::List => {
-            let list = clients::list(c)?;
+        }),
+        ClientCommand::List => store.clients().await.map(|list| {
             if list.is_empty() {
                 eprintln!("no clients yet: `onair-relay client add NAME` creates one");
             }
             for client in list {
                 println!("{}\t{}", client.name, client.created_at);
             }
-            Ok(())
-        }
-        ClientCommand::Remove { name } => {
-            clients::remove(c, name)?;
+        }),
+        ClientCommand::Remove { name } => store.remove_client(name).await.map(|()| {
             eprintln!("Removed client {name:?}; a running relay refuses its token from now on.");
-            Ok(())
-        }
-    });
+        }),
+    };
     match result {
         Ok(()) => ExitCode::SUCCESS,
+        Err(e) => fail(e),
+    }
+}
+
+async fn export(config: &Config, after: u64) -> ExitCode {
+    let store = match Store::from_config(config).await {
+        Ok(s) => s,
+        Err(e) => return fail(e),
+    };
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    match store::export(&store, after, &mut out).await {
+        Ok(n) => {
+            eprintln!("exported {n} event(s) from {}", store.describe());
+            ExitCode::SUCCESS
+        }
+        Err(e) => fail(e),
+    }
+}
+
+async fn import(config: &Config, file: &std::path::Path) -> ExitCode {
+    let store = match Store::from_config(config).await {
+        Ok(s) => s,
+        Err(e) => return fail(e),
+    };
+    let input: Box<dyn std::io::BufRead> = if file.as_os_str() == "-" {
+        Box::new(std::io::stdin().lock())
+    } else {
+        match std::fs::File::open(file) {
+            Ok(f) => Box::new(std::io::BufReader::new(f)),
+            Err(e) => return fail(format!("cannot read {}: {e}", file.display())),
+        }
+    };
+    match store::import(&store, input).await {
+        Ok(n) => {
+            eprintln!("imported {n} event(s) into {}", store.describe());
+            ExitCode::SUCCESS
+        }
         Err(e) => fail(e),
     }
 }

@@ -11,7 +11,7 @@ use onair_common::wire::ServerFrame;
 use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
 
-use crate::store::{ClientId, OnCommit, Stored};
+use crate::store::{ClientId, Feed, Stored};
 
 /// A committed event as the fan-out sends it: the frame is serialized once for every client.
 #[derive(Debug)]
@@ -108,15 +108,6 @@ impl Hub {
         }
     }
 
-    /// What the store's writer calls with each committed event, in seq order.
-    pub fn on_commit(&self) -> OnCommit {
-        let events = self.events.clone();
-        Box::new(move |stored: &Arc<Stored>| {
-            // No receivers (no clients) is fine: the event is in the store.
-            let _ = events.send(Arc::new(Published::of(stored)));
-        })
-    }
-
     /// A receiver of live events from now on.
     pub fn events(&self) -> broadcast::Receiver<Arc<Published>> {
         self.events.subscribe()
@@ -175,6 +166,27 @@ impl Hub {
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<ClientId, Sockets>> {
         self.sockets.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// The store hands each committed event here once, in seq order (on every instance, with Redis).
+impl Feed for Hub {
+    fn event(&self, stored: Arc<Stored>) {
+        // No receivers (no clients) is fine: the event is in the store.
+        let _ = self.events.send(Arc::new(Published::of(&stored)));
+    }
+
+    fn status(&self, frame: String) {
+        self.publish_status(frame);
+    }
+
+    fn reset(&self) {
+        // Their seqs name another history: each client reconnects and starts over.
+        let closed = self.retain_clients(&[]);
+        tracing::warn!(
+            sockets = closed,
+            "the store's history was replaced; closed every socket so clients start over"
+        );
     }
 }
 

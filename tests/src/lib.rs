@@ -5,10 +5,13 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 pub mod bins;
+pub mod direct_env;
 pub mod eventsub;
+pub mod eventsub_ws;
 pub mod helix;
 pub mod irc;
 pub mod pebble;
+pub mod redis_server;
 pub mod relay;
 pub mod relay_process;
 pub mod twitch_auth;

@@ -5,10 +5,11 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use futures_util::FutureExt;
 use futures_util::{SinkExt, StreamExt};
 use onair_common::Secret;
 use onair_common::wire::{ClientFrame, ServerFrame, Subscribe};
-use onair_relay::store::{Store, clients};
+use onair_relay::store::Store;
 use onair_relay::{Relay, Settings};
 use tokio::net::TcpStream;
 use tokio::sync::oneshot;
@@ -61,15 +62,37 @@ impl TestRelay {
         Self::start_full(database, addr, adjust, None).await
     }
 
+    /// Starts a relay on a store the test opened (a Redis one, say).
+    pub async fn start_on(store: Store, adjust: impl FnOnce(&mut Settings)) -> Self {
+        Self::start_store(
+            store,
+            PathBuf::new(),
+            "127.0.0.1:0".parse().unwrap(),
+            adjust,
+            None,
+        )
+        .await
+    }
+
     async fn start_full(
         database: &Path,
         addr: SocketAddr,
         adjust: impl FnOnce(&mut Settings),
         sync: Option<onair_relay::app::SyncSettings>,
     ) -> Self {
+        let store = Store::open(database).unwrap();
+        Self::start_store(store, database.to_owned(), addr, adjust, sync).await
+    }
+
+    async fn start_store(
+        store: Store,
+        database: PathBuf,
+        addr: SocketAddr,
+        adjust: impl FnOnce(&mut Settings),
+        sync: Option<onair_relay::app::SyncSettings>,
+    ) -> Self {
         let mut settings = Settings::new(Secret::new(SECRET), 8, 30);
         adjust(&mut settings);
-        let store = Store::open(database).unwrap();
         let mut relay = Relay::new(settings, store).unwrap();
         if let Some(sync) = sync {
             relay = relay.with_sync(sync);
@@ -84,7 +107,7 @@ impl TestRelay {
         Self {
             addr,
             base: format!("http://{addr}"),
-            database: database.to_owned(),
+            database,
             stop: Some(stop),
             task: Some(task),
             state,
@@ -108,13 +131,22 @@ impl TestRelay {
     /// Creates a client and returns its token (as `onair-relay client add` does).
     pub fn add_client(&self, name: &str) -> String {
         let store = Store::open(&self.database).unwrap();
-        store.with_conn(|c| clients::add(c, name)).unwrap()
+        // The SQLite engine answers client commands without waiting on anything.
+        store
+            .add_client(name)
+            .now_or_never()
+            .expect("SQLite adds a client at once")
+            .unwrap()
     }
 
     /// Removes a client through a separate connection, as another process would.
     pub fn remove_client(&self, name: &str) {
         let store = Store::open(&self.database).unwrap();
-        store.with_conn(|c| clients::remove(c, name)).unwrap();
+        store
+            .remove_client(name)
+            .now_or_never()
+            .expect("SQLite removes a client at once")
+            .unwrap();
     }
 
     /// `GET path` with a bearer token.
@@ -146,7 +178,7 @@ impl TestRelay {
                     received,
                 )
                 .unwrap();
-                self.state.writer().append(event, received_ms)
+                self.state.store().append(event, received_ms)
             });
             for r in futures_util::future::join_all(appends).await {
                 r.unwrap();
@@ -194,6 +226,11 @@ impl WsClient {
         Self::try_connect(relay, token).await.expect("connect")
     }
 
+    /// Connects to the relay at `base` (`http://HOST:PORT`) and reads the welcome.
+    pub async fn connect_to(base: &str, token: &str) -> Self {
+        Self::try_connect_to(base, token).await.expect("connect")
+    }
+
     /// Connects with a small kernel receive buffer, as a client on a slow link sees it: what
     /// the relay sends waits in the relay's buffers rather than the client's.
     pub async fn connect_small_buffer(relay: &TestRelay, token: &str) -> Self {
@@ -209,10 +246,19 @@ impl WsClient {
 
     /// Connects, or returns the HTTP status the relay refused with.
     pub async fn try_connect(relay: &TestRelay, token: &str) -> Result<Self, u16> {
-        let url = format!("ws://{}/ws?token={token}", relay.addr);
+        Self::try_connect_to(&relay.base, token).await
+    }
+
+    /// Connects to `base`, or returns the HTTP status the relay refused with (0: nobody
+    /// listens).
+    pub async fn try_connect_to(base: &str, token: &str) -> Result<Self, u16> {
+        let host = base.trim_start_matches("http://");
+        let url = format!("ws://{host}/ws?token={token}");
         let (ws, _) = match tokio_tungstenite::connect_async(url).await {
             Ok(ok) => ok,
             Err(tungstenite::Error::Http(resp)) => return Err(resp.status().as_u16()),
+            // Nobody listening (a relay that was killed): no HTTP status at all.
+            Err(tungstenite::Error::Io(_)) => return Err(0),
             Err(e) => panic!("connect failed: {e}"),
         };
         Ok(Self::welcomed(ws).await)

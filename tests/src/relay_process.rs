@@ -19,6 +19,8 @@ pub struct RelayProcess {
     pub port: u16,
     /// Its home (database, log file).
     pub dir: PathBuf,
+    /// The extra variables it runs with (a Redis URL, say), for CLI commands on its store.
+    env: Vec<(String, String)>,
 }
 
 /// How to start one.
@@ -80,6 +82,7 @@ impl RelayProcess {
             base,
             port,
             dir: dir.to_owned(),
+            env: options.env,
         };
         relay.wait_healthy(&http).await;
         relay
@@ -100,16 +103,26 @@ impl RelayProcess {
         std::fs::read_to_string(self.dir.join("relay.log")).unwrap_or_default()
     }
 
-    /// `onair-relay client add NAME` against its database; returns the token.
-    pub fn add_client(&self, name: &str) -> String {
-        let out = Command::new(bins::path("onair-relay"))
-            .args(["client", "add", name])
+    /// `onair-relay ARGS` on its store, as a user on that machine would run it.
+    pub fn cli(&self, args: &[&str]) -> std::process::Output {
+        Command::new(bins::path("onair-relay"))
+            .args(args)
             .env_clear()
             .env("HOME", &self.dir)
             .env("ONAIR_RELAY_DATABASE", self.dir.join("relay.sqlite3"))
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
             .output()
-            .unwrap();
-        assert!(out.status.success());
+            .unwrap()
+    }
+
+    /// `onair-relay client add NAME` against its store; returns the token.
+    pub fn add_client(&self, name: &str) -> String {
+        let out = self.cli(&["client", "add", name]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         String::from_utf8(out.stdout)
             .unwrap()
             .lines()
@@ -158,6 +171,12 @@ impl RelayProcess {
         std::fs::read_dir(format!("/proc/{}/fd", self.pid()))
             .map(|d| d.count())
             .unwrap_or(0)
+    }
+
+    /// `kill -9`: no shutdown code runs.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 
     /// Whether it is still running.

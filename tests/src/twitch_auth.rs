@@ -152,6 +152,16 @@ impl FakeAuth {
         })
     }
 
+    /// What an unexpired token grants: (client id, user id for a user token, scopes).
+    pub fn grant_of(&self, token: &str) -> Option<(String, Option<String>, Vec<String>)> {
+        self.with(|s| {
+            s.access
+                .get(token)
+                .filter(|a| a.expires_at > now())
+                .map(|a| (a.client_id.clone(), a.user_id.clone(), a.scopes.clone()))
+        })
+    }
+
     /// Every token the fake has issued (access and refresh), to scan outputs for leaks.
     pub fn issued_secrets(&self) -> Vec<String> {
         self.with(|s| s.issued.clone())

@@ -25,6 +25,8 @@ const RELAY: &[&str] = &[
     "client",
     "subscriptions",
     "authorize",
+    "export",
+    "import",
     "completions",
     "man",
 ];

@@ -90,12 +90,15 @@ async fn login_prints_url_and_code_waits_and_stores_tokens() {
         .strip_prefix("and enter the code ")
         .unwrap();
     assert!(url.ends_with(code));
+    // One login covers all of onair: every scope design.md lists is asked for and granted.
+    let all = onair::auth::DEFAULT_SCOPES.join(" ");
     assert!(
-        stderr.contains(
-            "Logged in as quillstream (user id 90010001) with scopes: chat:read chat:edit."
-        ),
+        stderr.contains(&format!(
+            "Logged in as quillstream (user id 90010001) with scopes: {all}."
+        )),
         "{stderr}"
     );
+    assert!(all.contains("moderator:read:followers") && all.contains("channel:manage:broadcast"));
     assert!(
         stderr.contains("warning: tokens are in a plain file"),
         "{stderr}"
@@ -129,7 +132,7 @@ async fn status_reports_login_scopes_expiry_store_and_validity() {
     let (v, _) = status_json(&env).await;
     assert_eq!(v["login"], "quillstream");
     assert_eq!(v["user_id"], "90010001");
-    assert_eq!(v["scopes"], serde_json::json!(["chat:read", "chat:edit"]));
+    assert_eq!(v["scopes"], serde_json::json!(onair::auth::DEFAULT_SCOPES));
     assert_eq!(v["store"], "file");
     assert_eq!(v["valid"], true);
     let expires = v["expires_in_s"].as_i64().unwrap();

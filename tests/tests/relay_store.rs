@@ -104,8 +104,8 @@ async fn pruning_a_large_history_runs_in_chunks_while_webhooks_get_204() {
         .await;
     relay.seed(5, "channel.cheer", now_ms()).await;
 
-    let writer = relay.state.writer().clone();
-    let prune = tokio::spawn(async move { writer.prune(now_ms() - 30 * DAY_MS).await });
+    let store = relay.state.store().clone();
+    let prune = tokio::spawn(async move { store.prune(now_ms() - 30 * DAY_MS).await });
     let mut slowest = Duration::ZERO;
     let mut posted = 0;
     while !prune.is_finished() || posted < 5 {
@@ -182,16 +182,11 @@ async fn healthz_is_503_while_commits_fail_and_recovers() {
     let (locked_tx, locked) = tokio::sync::oneshot::channel();
     let (release, release_rx) = std::sync::mpsc::channel::<()>();
     let holder = std::thread::spawn(move || {
-        let store = onair_relay::store::Store::open(&db).unwrap();
-        store
-            .with_conn(|c| {
-                c.execute_batch("BEGIN IMMEDIATE")?;
-                locked_tx.send(()).unwrap();
-                let _ = release_rx.recv();
-                c.execute_batch("ROLLBACK")?;
-                Ok(())
-            })
-            .unwrap();
+        let c = rusqlite::Connection::open(&db).unwrap();
+        c.execute_batch("BEGIN IMMEDIATE").unwrap();
+        locked_tx.send(()).unwrap();
+        let _ = release_rx.recv();
+        c.execute_batch("ROLLBACK").unwrap();
     });
     locked.await.unwrap();
     assert_eq!(relay.post("channel.follow").await, 500);

@@ -5,6 +5,7 @@ pub mod auth;
 pub mod backoff;
 pub mod chat;
 pub mod cli;
+pub mod direct;
 pub mod error;
 pub mod logging;
 pub mod relay;

@@ -370,7 +370,7 @@ fn panes_at_80x24() {
     let follow = all.find("mossy_fern followed").unwrap();
     assert!(cheer < follow, "{all}");
     assert!(
-        s[23].contains("#quillstream │ chat: joined │ relay: live · seq 42 │ quillstream"),
+        s[23].contains("#quillstream │ chat: joined │ events: relay live · seq 42 │ quillstream"),
         "{}",
         s[23]
     );

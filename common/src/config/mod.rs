@@ -31,6 +31,8 @@ pub struct TwitchConfig {
     pub helix_url: Url,
     /// Chat over WebSocket.
     pub irc_url: Url,
+    /// EventSub over WebSocket, for direct events.
+    pub eventsub_url: Url,
 }
 
 /// Where the terminal app keeps tokens.
@@ -40,6 +42,32 @@ pub enum TokenStore {
     Keyring,
     /// A 0600 file in the data dir (explicit opt-in).
     File,
+}
+
+/// Where the event pane's events come from (`tui.events`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EventsSource {
+    /// The relay when `relay_url` is set, else direct when logged in, else off.
+    Auto,
+    /// The relay (`relay_url`, `relay_token`).
+    Relay,
+    /// Twitch's EventSub WebSocket, from this terminal with the user's own login.
+    Direct,
+    /// Only the events chat announces.
+    Off,
+}
+
+impl EventsSource {
+    /// Parses `auto`, `relay`, `direct` or `off`.
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "auto" => Self::Auto,
+            "relay" => Self::Relay,
+            "direct" => Self::Direct,
+            "off" => Self::Off,
+            _ => return None,
+        })
+    }
 }
 
 /// `[tui]`: the terminal app.
@@ -55,6 +83,8 @@ pub struct TuiConfig {
     pub scrollback: usize,
     /// Token storage.
     pub token_store: TokenStore,
+    /// Where events come from.
+    pub events: EventsSource,
 }
 
 /// `[relay]`: the relay server.
@@ -82,6 +112,9 @@ pub struct RelayConfig {
     pub max_connections_per_client: u32,
     /// Concurrent TCP connections in all.
     pub max_connections: u32,
+    /// A Redis (or Valkey) server several relays share, instead of the SQLite file. Kept as a
+    /// secret: the URL may carry a password.
+    pub redis_url: Option<Secret>,
     /// HTTPS served by the relay itself.
     pub tls: TlsConfig,
 }
@@ -101,6 +134,7 @@ pub struct Config {
 
 const HTTP: &[&str] = &["https", "http"];
 const WS: &[&str] = &["wss", "ws"];
+const REDIS: &[&str] = &["redis", "rediss"];
 
 impl Config {
     /// Loads from `--config` (if given), `$ONAIR_CONFIG`, or the default path, with this process's
@@ -196,6 +230,9 @@ impl Reader {
             irc_url: self
                 .get("twitch.irc_url", |i| values::url(i, WS))
                 .unwrap_or_else(|| default_url("wss://irc-ws.chat.twitch.tv:443")),
+            eventsub_url: self
+                .get("twitch.eventsub_url", |i| values::url(i, WS))
+                .unwrap_or_else(|| default_url("wss://eventsub.wss.twitch.tv/ws")),
         };
         let tui = TuiConfig {
             channel: self.get("tui.channel", |i| values::login(&values::text(i)?)),
@@ -207,6 +244,12 @@ impl Reader {
             token_store: self
                 .get("tui.token_store", token_store)
                 .unwrap_or(TokenStore::Keyring),
+            events: self
+                .get("tui.events", |i| {
+                    EventsSource::parse(&values::word(i)?)
+                        .ok_or_else(|| "must be \"auto\", \"relay\", \"direct\" or \"off\"".into())
+                })
+                .unwrap_or(EventsSource::Auto),
         };
         let relay = RelayConfig {
             listen: self
@@ -242,6 +285,9 @@ impl Reader {
                     values::integer(i, 16, 1_000_000)
                 })
                 .map_or(10_000, |n| n as u32),
+            redis_url: self
+                .get("relay.redis_url", |i| values::url(i, REDIS))
+                .map(|u| Secret::new(u.to_string())),
             tls: self.tls(),
         };
         self.raw.problems.extend(relay.tls.conflicts(file.as_ref()));

@@ -19,6 +19,8 @@ pub enum Origin {
     Twitch,
     /// Derived by the terminal app from a chat USERNOTICE.
     Irc,
+    /// From the terminal's own EventSub WebSocket (no relay); `id` is Twitch's `message_id`.
+    Direct,
 }
 
 /// The broadcaster an event is for.

@@ -8,7 +8,7 @@ use serde::Deserialize;
 
 use super::error::AppError;
 use crate::app::AppState;
-use crate::store::{ClientId, clients};
+use crate::store::ClientId;
 
 /// An authenticated client.
 #[derive(Debug, Clone, Copy)]
@@ -38,7 +38,7 @@ impl FromRequestParts<AppState> for Client {
         };
         state
             .store()
-            .read(move |c| clients::authenticate(c, &token))
+            .authenticate(token)
             .await?
             .map(Client)
             .ok_or(AppError::Unauthorized)

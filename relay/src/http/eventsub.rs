@@ -10,14 +10,13 @@ use axum::response::{IntoResponse, Response};
 use jiff::Timestamp;
 use onair_common::Event;
 use onair_common::eventsub::{Envelope, MessageType};
-use onair_common::wire::ServerFrame;
 
 use crate::app::{AppState, MAX_BODY_BYTES};
 use crate::intake::gate::body_deadline;
 use crate::intake::{Admission, Outcome};
 use crate::net::PeerAddr;
 use crate::net::peer::client_ip;
-use crate::store::{Appended, StoreError, revocation_info};
+use crate::store::Appended;
 use crate::verify::{self, Meta};
 
 /// A request whose headers, signature and timestamp passed [`verify::verify`].
@@ -197,55 +196,50 @@ async fn notification(state: &AppState, hook: &VerifiedWebhook, envelope: Envelo
     };
     let event = Event::from_parts(id, &hook.meta.timestamp, &subscription, data, hook.received);
     match state
-        .writer()
+        .store()
         .append(event, hook.received.as_millisecond())
         .await
     {
-        Ok(Appended::Stored(p)) => {
-            tracing::debug!(message_id = %id, seq = p.seq, kind = %p.kind, "stored event");
+        Ok(Appended::Stored(seq)) => {
+            tracing::debug!(message_id = %id, seq, "stored event");
             Outcome::Ok
         }
         Ok(Appended::Duplicate) => {
             tracing::debug!(message_id = %id, "duplicate notification");
             Outcome::Duplicate
         }
-        // Not acknowledged: Twitch re-delivers it. Better than every answer timing out.
-        Err(StoreError::Overloaded) => Outcome::Overloaded,
-        Err(e) => {
-            // Not acknowledged, so Twitch re-delivers it later: nothing is lost.
-            tracing::error!(message_id = %id, error = %e, "could not store an event");
-            Outcome::Error
-        }
+        // Not acknowledged, so Twitch re-delivers it later (with the same id, which dedupe
+        // makes safe): nothing is lost.
+        Err(e) => store_failed(id, &e),
     }
 }
 
 async fn revocation(state: &AppState, hook: &VerifiedWebhook, envelope: &Envelope) -> Outcome {
-    let store = state.store().clone();
-    let sub = envelope.subscription.clone();
-    let Ok(info) = tokio::task::spawn_blocking(move || revocation_info(&store, &sub)).await else {
-        return Outcome::Error;
-    };
+    let sub = &envelope.subscription;
     let received = hook.received.as_millisecond();
     match state
-        .writer()
-        .revoke(hook.meta.message_id.clone(), info.clone(), received)
+        .store()
+        .revoke(hook.meta.message_id.clone(), sub, received)
         .await
     {
         Ok(true) => {
-            tracing::warn!(subscription = %info.id, kind = %info.kind, channel = %info.channel,
-                status = %info.status, "Twitch revoked a subscription");
-            let frame = ServerFrame::Status {
-                subscriptions: vec![info],
-            };
-            state.hub().publish_status(frame.to_json());
+            tracing::warn!(subscription = %sub.id, kind = %sub.kind, status = %sub.status,
+                "Twitch revoked a subscription");
             state.request_resync();
             Outcome::Revocation
         }
         Ok(false) => Outcome::Duplicate,
-        Err(StoreError::Overloaded) => Outcome::Overloaded,
-        Err(e) => {
-            tracing::error!(error = %e, "could not record a revocation");
-            Outcome::Error
-        }
+        Err(e) => store_failed(&hook.meta.message_id, &e),
+    }
+}
+
+/// A store failure as Twitch sees it: come back later (503) when it may pass, else 500.
+fn store_failed(message_id: &str, e: &crate::store::StoreError) -> Outcome {
+    if e.is_transient() {
+        tracing::warn!(message_id, error = %e, "store unavailable; Twitch will retry");
+        Outcome::Overloaded
+    } else {
+        tracing::error!(message_id, error = %e, "could not store a webhook");
+        Outcome::Error
     }
 }

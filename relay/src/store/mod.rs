@@ -1,37 +1,46 @@
-//! The relay's SQLite store: events with the relay's increasing `seq` (unique on Twitch's message
-//! id), revocations, and client token hashes. One writer thread commits in groups (see
-//! [`writer`]); readers come from a small pool and run on the blocking thread pool.
+//! The relay's store, behind one handle whatever the engine: the embedded SQLite file (the
+//! default, [`sqlite`]) or a Redis server several relays share (`relay.redis_url`, [`redis`]).
+//! Intake, fan-out, the API and the CLI talk to [`Store`] and never learn which engine it is.
+//!
+//! Both engines promise the same things: each Twitch message id is stored once; stored events get
+//! strictly increasing seqs without holes; an append returns only once the event is durable; and
+//! every committed event reaches the [`Feed`] once, in seq order (with Redis, on every instance).
 
-mod insert;
-mod prune;
-mod schema;
-mod writer;
+mod export;
+mod redis;
+mod sqlite;
+mod tokens;
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use onair_common::Event;
-use rusqlite::{Connection, params_from_iter};
+use onair_common::config::Config;
+use onair_common::eventsub::Subscription;
 
-pub mod clients;
-pub use clients::{ClientId, ClientInfo};
-pub use writer::{Appended, OnCommit, Stored, Writer, revocation_info};
+pub use export::{export, import};
+pub use tokens::{hash_token, new_token};
 
 /// Why a store operation failed.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    /// The database file could not be opened or set up.
-    #[error("cannot open database {}: {reason}", path.display())]
+    /// The database could not be opened or set up.
+    #[error("cannot open {what}: {reason}")]
     Open {
-        /// The file.
-        path: PathBuf,
+        /// The file or server.
+        what: String,
         /// What went wrong.
         reason: String,
     },
     /// A query failed.
     #[error("database error: {0}")]
     Sql(#[from] rusqlite::Error),
+    /// The store's server did not answer in time or refused the connection; a retry may work.
+    #[error("the store is unavailable: {0}")]
+    Unavailable(String),
+    /// The store's server answered with an error.
+    #[error("store error: {0}")]
+    Backend(String),
     /// A stored event could not be read back.
     #[error("stored event {seq} is unreadable: {reason}")]
     Corrupt {
@@ -40,7 +49,7 @@ pub enum StoreError {
         /// What serde said.
         reason: String,
     },
-    /// The writer thread has stopped (the relay is shutting down).
+    /// The writer has stopped (the relay is shutting down).
     #[error("the store is shut down")]
     Closed,
     /// The writer's queue is full: more intake than the disk commits.
@@ -49,29 +58,38 @@ pub enum StoreError {
     /// A client name is taken or unknown.
     #[error("{0}")]
     Client(String),
+    /// An import would reuse seqs the store has given already.
+    #[error("{0}")]
+    Import(String),
 }
 
 impl StoreError {
-    fn open(path: &Path, e: impl std::fmt::Display) -> Self {
-        Self::Open {
-            path: path.to_owned(),
-            reason: e.to_string(),
-        }
+    /// Whether Twitch should be told to come back later (503) rather than that we broke (500).
+    pub fn is_transient(&self) -> bool {
+        matches!(self, Self::Unavailable(_) | Self::Overloaded)
     }
 }
 
-/// How many idle read connections are kept.
-const MAX_IDLE_READERS: usize = 8;
-/// Reads running at once on the blocking pool. Each may open a connection (three descriptors
-/// with WAL), so without a cap a burst of replays could take the descriptors `accept` needs.
-pub const MAX_CONCURRENT_READS: usize = 16;
+/// A client's id.
+pub type ClientId = i64;
+
+/// A client as `client list` shows it (never the token).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientInfo {
+    /// Id.
+    pub id: ClientId,
+    /// The name given to `client add`.
+    pub name: String,
+    /// RFC 3339.
+    pub created_at: String,
+}
 
 /// Filters for reading events.
 #[derive(Debug, Clone, Default)]
 pub struct Query {
     /// Only events with `seq > after`.
     pub after: u64,
-    /// Channel logins (empty: all).
+    /// Channel logins, lower-case (empty: all).
     pub channels: Vec<String>,
     /// Types (empty: all).
     pub types: Vec<String>,
@@ -86,6 +104,9 @@ pub struct Page<T = Event> {
     pub events: Vec<T>,
     /// What the store held at the time of the read.
     pub head: Head,
+    /// Matching events may follow: the page stopped at its limit (or short of the head), so a
+    /// reader that wants everything asks again after the last one.
+    pub more: bool,
 }
 
 /// A stored event as it is kept: its seq and its EVENT JSON without the seq (`"seq":null`).
@@ -106,109 +127,204 @@ pub struct Head {
     pub last_seq: u64,
 }
 
-/// A cheap, cloneable handle for reads. Writes go through [`Writer`].
+/// A committed event: its seq and the bytes stored (the EVENT with `"seq":null`).
+#[derive(Debug)]
+pub struct Stored {
+    /// The event's seq.
+    pub seq: u64,
+    /// Its type, for filters.
+    pub kind: String,
+    /// Its channel login, for filters.
+    pub channel: String,
+    /// The stored EVENT JSON, seq null.
+    pub body: String,
+}
+
+/// The outcome of appending an event.
 #[derive(Debug, Clone)]
-pub struct Store {
-    path: Arc<PathBuf>,
-    // Idle connections; the lock is held only to push or pop, never across a query or an await.
-    idle: Arc<Mutex<Vec<Connection>>>,
-    reads: Arc<tokio::sync::Semaphore>,
-    // Written once when the database is created; read at open rather than per welcome.
-    epoch: Arc<str>,
+pub enum Appended {
+    /// Newly stored and committed.
+    Stored(u64),
+    /// Its message id was stored before; nothing changed.
+    Duplicate,
+}
+
+/// Where committed events and status frames go (the fan-out hub). Called in seq order from one
+/// task or thread at a time; it must not block.
+pub trait Feed: Send + Sync + std::fmt::Debug {
+    /// A committed event.
+    fn event(&self, stored: Arc<Stored>);
+    /// A `status` frame for every socket.
+    fn status(&self, frame: String);
+    /// The store's history was replaced (a flushed Redis): seqs clients hold mean nothing now.
+    fn reset(&self);
+}
+
+#[derive(Debug, Clone)]
+enum Engine {
+    Sqlite(sqlite::Sqlite),
+    Redis(redis::Redis),
+}
+
+/// A cheap, cloneable handle to the store.
+#[derive(Debug, Clone)]
+pub struct Store(Engine);
+
+/// The store's background work (the SQLite writer thread, or the Redis stream reader); ended by
+/// [`Running::stop`] after what was queued is committed.
+#[derive(Debug)]
+pub struct Running(RunningInner);
+
+#[derive(Debug)]
+enum RunningInner {
+    Sqlite(sqlite::Running),
+    Redis(redis::Running),
+}
+
+impl Running {
+    /// Commits what is queued, then ends the background work.
+    pub async fn stop(self) {
+        match self.0 {
+            RunningInner::Sqlite(r) => r.stop().await,
+            RunningInner::Redis(r) => r.stop().await,
+        }
+    }
 }
 
 impl Store {
-    /// Opens the database, creating the file and tables when missing.
-    pub fn open(path: &Path) -> Result<Self, StoreError> {
-        let conn = schema::open(path)?;
-        schema::migrate(&conn, path)?;
-        let epoch: String = conn
-            .query_row("SELECT value FROM meta WHERE key = 'epoch'", [], |r| {
-                r.get(0)
-            })
-            .map_err(|e| StoreError::open(path, e))?;
-        Ok(Self {
-            path: Arc::new(path.to_owned()),
-            idle: Arc::new(Mutex::new(vec![conn])),
-            reads: Arc::new(tokio::sync::Semaphore::new(MAX_CONCURRENT_READS)),
-            epoch: epoch.into(),
-        })
+    /// Opens the SQLite file at `path`, creating it and its tables when missing.
+    pub fn open(path: &std::path::Path) -> Result<Self, StoreError> {
+        Ok(Self(Engine::Sqlite(sqlite::Sqlite::open(path)?)))
     }
 
-    /// The database file.
-    pub fn path(&self) -> &Path {
-        &self.path
+    /// Connects to the Redis (or Valkey) server at `url` (`redis://` or `rediss://`).
+    pub async fn open_redis(url: &str) -> Result<Self, StoreError> {
+        Ok(Self(Engine::Redis(redis::Redis::connect(url).await?)))
     }
 
-    /// Runs `f` on a read connection, synchronously (CLI commands, the writer's startup).
-    pub fn with_conn<T>(
-        &self,
-        f: impl FnOnce(&Connection) -> Result<T, StoreError>,
-    ) -> Result<T, StoreError> {
-        let popped = self.idle.lock().unwrap_or_else(|p| p.into_inner()).pop();
-        let conn = match popped {
-            Some(c) => c,
-            None => schema::open(&self.path)?,
-        };
-        let out = f(&conn);
-        let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
-        if idle.len() < MAX_IDLE_READERS {
-            idle.push(conn);
+    /// Opens the engine the config names: Redis when `relay.redis_url` is set, else the SQLite
+    /// file `relay.database`.
+    pub async fn from_config(config: &Config) -> Result<Self, StoreError> {
+        match &config.relay.redis_url {
+            Some(url) => Self::open_redis(url.expose()).await,
+            None => Self::open(&config.relay.database),
         }
-        out
     }
 
-    /// Runs `f` on a read connection on the blocking pool.
-    pub async fn read<T: Send + 'static>(
+    /// Where the data is, for logs (never a password).
+    pub fn describe(&self) -> String {
+        match &self.0 {
+            Engine::Sqlite(s) => s.path().display().to_string(),
+            Engine::Redis(r) => r.describe(),
+        }
+    }
+
+    /// Starts the background work that commits writes and feeds `feed`; writes before this
+    /// fail with [`StoreError::Closed`] on SQLite.
+    pub fn start(&mut self, feed: Arc<dyn Feed>) -> Result<Running, StoreError> {
+        Ok(Running(match &mut self.0 {
+            Engine::Sqlite(s) => RunningInner::Sqlite(s.start(feed)?),
+            Engine::Redis(r) => RunningInner::Redis(r.start(feed)),
+        }))
+    }
+
+    /// Stores an event received at `received_ms`; returns once it is durable.
+    pub async fn append(&self, event: Event, received_ms: i64) -> Result<Appended, StoreError> {
+        match &self.0 {
+            Engine::Sqlite(s) => s.append(event, received_ms).await,
+            Engine::Redis(r) => {
+                r.bounded(redis::REQUEST_LIMIT, r.append(event, received_ms))
+                    .await
+            }
+        }
+    }
+
+    /// Records a revocation and tells every socket (a `status` frame); `false` when its message
+    /// id was seen before.
+    pub async fn revoke(
         &self,
-        f: impl FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
-    ) -> Result<T, StoreError> {
-        let permit = self
-            .reads
-            .clone()
-            .acquire_owned()
-            .await
-            .map_err(|_| StoreError::Closed)?;
-        let store = self.clone();
-        tokio::task::spawn_blocking(move || {
-            let _permit = permit;
-            store.with_conn(f)
-        })
-        .await
-        .map_err(|_| StoreError::Closed)?
+        message_id: String,
+        sub: &Subscription,
+        received_ms: i64,
+    ) -> Result<bool, StoreError> {
+        match &self.0 {
+            Engine::Sqlite(s) => s.revoke(message_id, sub, received_ms).await,
+            Engine::Redis(r) => {
+                r.bounded(redis::REQUEST_LIMIT, r.revoke(message_id, sub, received_ms))
+                    .await
+            }
+        }
+    }
+
+    /// Sends a `status` frame to every socket (on every instance).
+    pub async fn publish_status(&self, frame: String) -> Result<(), StoreError> {
+        match &self.0 {
+            Engine::Sqlite(s) => {
+                s.publish_status(frame);
+                Ok(())
+            }
+            Engine::Redis(r) => {
+                r.bounded(redis::REQUEST_LIMIT, r.publish_status(frame))
+                    .await
+            }
+        }
+    }
+
+    /// Deletes events and revocations received before `cutoff_ms`; returns how many events went.
+    pub async fn prune(&self, cutoff_ms: i64) -> Result<usize, StoreError> {
+        match &self.0 {
+            Engine::Sqlite(s) => s.prune(cutoff_ms).await,
+            Engine::Redis(r) => r.prune(cutoff_ms).await,
+        }
+    }
+
+    /// Whether the store takes writes: the last commit did not fail and, with Redis, the
+    /// server answers.
+    pub fn healthy(&self) -> bool {
+        match &self.0 {
+            Engine::Sqlite(s) => s.healthy(),
+            Engine::Redis(r) => r.healthy(),
+        }
     }
 
     /// The seqs stored now.
     pub async fn head(&self) -> Result<Head, StoreError> {
-        self.read(head).await
+        match &self.0 {
+            Engine::Sqlite(s) => s.head().await,
+            Engine::Redis(r) => r.bounded(redis::REQUEST_LIMIT, r.head()).await,
+        }
     }
 
-    /// The name of this database's history (`welcome.epoch`).
-    pub fn epoch(&self) -> &str {
-        &self.epoch
+    /// The name of this store's history (`welcome.epoch`).
+    pub fn epoch(&self) -> Arc<str> {
+        match &self.0 {
+            Engine::Sqlite(s) => s.epoch(),
+            Engine::Redis(r) => r.epoch(),
+        }
     }
 
-    /// Events matching `q`, ascending, with the store's bounds read in the same transaction.
-    pub async fn events(&self, q: Query) -> Result<Page, StoreError> {
-        self.read(move |c| {
-            let page = rows(c, &q)?;
-            let events = page
-                .events
-                .into_iter()
-                .map(|r| decode(r.seq, &r.body))
-                .collect::<Result<_, _>>()?;
-            Ok(Page {
-                events,
-                head: page.head,
-            })
-        })
-        .await
-    }
-
-    /// Like [`Store::events`], as stored: for senders that splice the seq into the body
-    /// rather than parse and serialize every event again.
+    /// Stored events matching `q`, ascending, as stored: for senders that splice the seq into
+    /// the body rather than parse and serialize every event again.
     pub async fn rows(&self, q: Query) -> Result<Page<Row>, StoreError> {
-        self.read(move |c| rows(c, &q)).await
+        match &self.0 {
+            Engine::Sqlite(s) => s.rows(q).await,
+            Engine::Redis(r) => r.bounded(redis::PAGE_LIMIT, r.rows(q)).await,
+        }
+    }
+
+    /// Events matching `q`, ascending, with the store's bounds at the time of the read.
+    pub async fn events(&self, q: Query) -> Result<Page, StoreError> {
+        let page = self.rows(q).await?;
+        let events = page
+            .events
+            .into_iter()
+            .map(|r| decode(r.seq, &r.body))
+            .collect::<Result<_, _>>()?;
+        Ok(Page {
+            events,
+            head: page.head,
+            more: page.more,
+        })
     }
 
     /// Counts per type for a channel (all channels when `None`) received since `since_ms`.
@@ -217,80 +333,94 @@ impl Store {
         channel: Option<String>,
         since_ms: i64,
     ) -> Result<BTreeMap<String, u64>, StoreError> {
-        self.read(move |c| {
-            let mut stmt = c.prepare_cached(
-                "SELECT type, COUNT(*) FROM events
-                 WHERE received_ms >= ?1 AND (?2 IS NULL OR channel_login = ?2) GROUP BY type",
-            )?;
-            let rows = stmt.query_map(rusqlite::params![since_ms, channel], |r| {
-                Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?.max(0) as u64))
-            })?;
-            Ok(rows.collect::<Result<_, _>>()?)
-        })
-        .await
-    }
-
-    /// The login last seen for a channel id, to name channels in revocations.
-    pub fn channel_login(conn: &Connection, id: &str) -> Result<Option<String>, StoreError> {
-        use rusqlite::OptionalExtension;
-        Ok(conn
-            .query_row(
-                "SELECT channel_login FROM events WHERE channel_id = ?1 AND channel_login != ''
-                 ORDER BY seq DESC LIMIT 1",
-                [id],
-                |r| r.get(0),
-            )
-            .optional()?)
-    }
-}
-
-fn head(conn: &Connection) -> Result<Head, StoreError> {
-    // sqlite_sequence remembers the highest seq ever given, even after pruning everything.
-    let (first, last): (Option<i64>, Option<i64>) = conn.query_row(
-        "SELECT (SELECT MIN(seq) FROM events),
-                MAX((SELECT COALESCE(MAX(seq), 0) FROM events),
-                    COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'events'), 0))",
-        [],
-        |r| Ok((r.get(0)?, r.get(1)?)),
-    )?;
-    let last_seq = last.unwrap_or(0).max(0) as u64;
-    let first_seq = first.map_or(last_seq + 1, |f| f.max(0) as u64);
-    Ok(Head {
-        first_seq,
-        last_seq,
-    })
-}
-
-fn rows(conn: &Connection, q: &Query) -> Result<Page<Row>, StoreError> {
-    let tx = conn.unchecked_transaction()?;
-    let mut sql = String::from("SELECT seq, body FROM events WHERE seq > ?");
-    let mut args: Vec<rusqlite::types::Value> =
-        vec![i64::try_from(q.after).unwrap_or(i64::MAX).into()];
-    // Logins compare without case, as the live filter does (`Subscribe::accepts`).
-    for (column, values) in [
-        ("channel_login COLLATE NOCASE", &q.channels),
-        ("type", &q.types),
-    ] {
-        if !values.is_empty() {
-            let marks = vec!["?"; values.len()].join(",");
-            sql.push_str(&format!(" AND {column} IN ({marks})"));
-            args.extend(values.iter().map(|v| v.clone().into()));
+        match &self.0 {
+            Engine::Sqlite(s) => s.stats(channel, since_ms).await,
+            Engine::Redis(r) => r.stats(channel, since_ms).await,
         }
     }
-    sql.push_str(" ORDER BY seq LIMIT ?");
-    args.push(i64::from(q.limit).into());
-    let mut stmt = tx.prepare_cached(&sql)?;
-    let found = stmt.query_map(params_from_iter(args), |r| {
-        Ok(Row {
-            seq: r.get::<_, i64>(0)? as u64,
-            body: r.get(1)?,
-        })
-    })?;
-    let events = found.collect::<Result<Vec<_>, _>>()?;
-    drop(stmt);
-    let head = head(&tx)?;
-    tx.finish()?;
-    Ok(Page { events, head })
+
+    /// The client a token belongs to.
+    pub async fn authenticate(&self, token: String) -> Result<Option<ClientId>, StoreError> {
+        match &self.0 {
+            Engine::Sqlite(s) => s.authenticate(token).await,
+            Engine::Redis(r) => {
+                r.bounded(redis::REQUEST_LIMIT, r.authenticate(&token))
+                    .await
+            }
+        }
+    }
+
+    /// The ids of every client, to notice removals made by another process.
+    pub async fn client_ids(&self) -> Result<Vec<ClientId>, StoreError> {
+        match &self.0 {
+            Engine::Sqlite(s) => s.client_ids().await,
+            Engine::Redis(r) => r.bounded(redis::REQUEST_LIMIT, r.client_ids()).await,
+        }
+    }
+
+    /// Adds a client; returns its token, which is stored only as a hash.
+    pub async fn add_client(&self, name: &str) -> Result<String, StoreError> {
+        let name = valid_client_name(name)?;
+        match &self.0 {
+            Engine::Sqlite(s) => s.add_client(name),
+            Engine::Redis(r) => r.add_client(name).await,
+        }
+    }
+
+    /// Every client, oldest first.
+    pub async fn clients(&self) -> Result<Vec<ClientInfo>, StoreError> {
+        match &self.0 {
+            Engine::Sqlite(s) => s.clients(),
+            Engine::Redis(r) => r.clients().await,
+        }
+    }
+
+    /// Removes a client by name.
+    pub async fn remove_client(&self, name: &str) -> Result<(), StoreError> {
+        match &self.0 {
+            Engine::Sqlite(s) => s.remove_client(name.trim()),
+            Engine::Redis(r) => r.remove_client(name.trim()).await,
+        }
+    }
+
+    /// Stores events with the seqs they carry (an import), refusing seqs at or below the head.
+    pub(crate) async fn insert_with_seqs(
+        &self,
+        events: Vec<(Event, i64)>,
+    ) -> Result<(), StoreError> {
+        match &self.0 {
+            Engine::Sqlite(s) => s.insert_with_seqs(events).await,
+            Engine::Redis(r) => r.insert_with_seqs(events).await,
+        }
+    }
+
+    /// Whether writes and reads work (for `check`).
+    pub async fn probe(&self) -> Result<(), StoreError> {
+        match &self.0 {
+            Engine::Sqlite(s) => s.probe(),
+            Engine::Redis(r) => r.probe().await,
+        }
+    }
+}
+
+fn valid_client_name(name: &str) -> Result<&str, StoreError> {
+    let name = name.trim();
+    if name.is_empty() || name.len() > 64 || name.chars().any(char::is_control) {
+        return Err(StoreError::Client(
+            "a client name must be 1-64 printable characters".into(),
+        ));
+    }
+    Ok(name)
+}
+
+fn taken(name: &str) -> StoreError {
+    StoreError::Client(format!(
+        "a client named {name:?} exists already; remove it first or pick another name"
+    ))
+}
+
+fn unknown(name: &str) -> StoreError {
+    StoreError::Client(format!("no client named {name:?}"))
 }
 
 /// A stored body (EVENT JSON without seq) with its seq filled in.
@@ -301,4 +431,39 @@ fn decode(seq: u64, body: &str) -> Result<Event, StoreError> {
     })?;
     ev.seq = Some(seq);
     Ok(ev)
+}
+
+/// An event's stored form: the EVENT with `"seq":null`, which the fan-out splices a seq into.
+fn body_of(mut event: Event) -> (Event, String) {
+    event.seq = None;
+    let body = serde_json::to_string(&event).unwrap_or_default();
+    (event, body)
+}
+
+/// A revocation's record: the subscription, naming the channel by login when it is known.
+fn revocation_info(
+    sub: &Subscription,
+    login: Option<String>,
+) -> onair_common::wire::SubscriptionInfo {
+    let id = sub
+        .condition_broadcaster_id()
+        .unwrap_or_default()
+        .to_owned();
+    onair_common::wire::SubscriptionInfo {
+        id: sub.id.clone(),
+        kind: sub.kind.clone(),
+        version: sub.version.clone(),
+        channel: login.unwrap_or(id),
+        status: sub.status.clone(),
+        cost: sub.cost,
+        created_at: sub.created_at.clone(),
+    }
+}
+
+/// The `status` frame telling sockets about one revoked subscription.
+fn revocation_frame(info: &onair_common::wire::SubscriptionInfo) -> String {
+    onair_common::wire::ServerFrame::Status {
+        subscriptions: vec![info.clone()],
+    }
+    .to_json()
 }

@@ -1,9 +1,12 @@
 //! Local stand-ins for Twitch and a relay, to try the real `onair` against by hand: a fake
-//! id.twitch.tv (approves device codes at once), a fake chat server with some traffic, and a
-//! real relay that a fake EventSub keeps posting webhooks to. Prints the environment to use.
+//! id.twitch.tv (approves device codes at once), a fake chat server with some traffic, a real
+//! relay that a fake EventSub keeps posting webhooks to, and a fake EventSub WebSocket with its
+//! Helix endpoint for direct events. Prints the environment to use.
 //!
 //! ```sh
-//! cargo run -p onair-tests --bin fake-twitch     # then, in another shell, paste the exports
+//! cargo run -p onair-tests --bin fake-twitch          # relay events
+//! cargo run -p onair-tests --bin fake-twitch direct   # direct events (no relay in the env)
+//! # then, in another shell, paste the exports
 //! onair login && onair
 //! ```
 
@@ -12,6 +15,7 @@
 use std::time::Duration;
 
 use onair_tests::eventsub::Delivery;
+use onair_tests::eventsub_ws::FakeEventSub;
 use onair_tests::irc::FakeIrc;
 use onair_tests::relay::TestRelay;
 use onair_tests::twitch_auth::{CLIENT_ID, FakeAuth};
@@ -31,11 +35,19 @@ async fn main() {
     let irc = FakeIrc::trusting(&auth).await;
     let relay = TestRelay::start(&dir.path().join("relay.sqlite3")).await;
     let token = relay.add_client("by-hand");
+    let eventsub = FakeEventSub::start(auth.clone()).await;
+    let direct = std::env::args().nth(1).as_deref() == Some("direct");
     println!("export ONAIR_TWITCH_CLIENT_ID={CLIENT_ID}");
     println!("export ONAIR_TWITCH_AUTH_URL={}", auth.base);
     println!("export ONAIR_TWITCH_IRC_URL={}", irc.url);
-    println!("export ONAIR_TUI_RELAY_URL={}", relay.base);
-    println!("export ONAIR_TUI_RELAY_TOKEN={token}");
+    println!("export ONAIR_TWITCH_EVENTSUB_URL={}", eventsub.ws_url);
+    println!("export ONAIR_TWITCH_HELIX_URL={}", eventsub.helix_url);
+    if direct {
+        println!("export ONAIR_TUI_EVENTS=direct");
+    } else {
+        println!("export ONAIR_TUI_RELAY_URL={}", relay.base);
+        println!("export ONAIR_TUI_RELAY_TOKEN={token}");
+    }
     println!("export ONAIR_TUI_TOKEN_STORE=file");
     let kinds = [
         "channel.follow",
@@ -55,6 +67,10 @@ async fn main() {
             "@badges=;color=#1E90FF;display-name={login};emotes={emotes};id=m{i};room-id=90010001;tmi-sent-ts={};user-id=5100000{} :{login}!{login}@{login}.tmi.twitch.tv PRIVMSG #quillstream :{text}",
             jiff::Timestamp::now().as_millisecond(), i % 10));
         if i % 6 == 5 {
+            let kind = kinds[(i / 6) as usize % kinds.len()];
+            if eventsub.has(kind) {
+                eventsub.notify(kind);
+            }
             let _ = relay
                 .twitch()
                 .try_send(&Delivery::fixture(kinds[(i / 6) as usize % kinds.len()]))

@@ -64,7 +64,7 @@ async fn main() {
     );
     let before = lat.lock().unwrap().len();
     let pruning = Instant::now();
-    let pruned = relay.state.writer().prune(now - 30 * DAY_MS).await.unwrap();
+    let pruned = relay.state.store().prune(now - 30 * DAY_MS).await.unwrap();
     let took = pruning.elapsed();
     let mut during = lat.lock().unwrap()[before..].to_vec();
     done.store(true, Ordering::Relaxed);

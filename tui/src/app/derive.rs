@@ -76,7 +76,7 @@ pub fn who(e: &Event) -> String {
             .to_lowercase()
     };
     let login = match (e.kind.as_str(), e.origin) {
-        ("channel.raid", Origin::Twitch) => s("from_broadcaster_user_login"),
+        ("channel.raid", Origin::Twitch | Origin::Direct) => s("from_broadcaster_user_login"),
         ("channel.raid", Origin::Irc) => s("login"),
         _ => s("user_login"),
     };

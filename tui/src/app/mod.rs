@@ -4,6 +4,7 @@
 
 pub mod demo;
 mod derive;
+mod feed;
 pub mod keys;
 pub mod run;
 mod update;
@@ -16,6 +17,7 @@ use onair_common::Event;
 use crate::chat::ChatMessage;
 use crate::chat::connection::ChatEvent;
 use crate::chat::outbox::SendError;
+use crate::direct::DirectEvent;
 use crate::relay::RelayEvent;
 
 pub use keys::Action;
@@ -124,13 +126,17 @@ pub struct App {
     pub relay_state: Option<String>,
     /// Highest relay seq seen.
     pub last_seq: Option<u64>,
+    /// Direct EventSub state in words; `None` when events do not come directly from Twitch.
+    pub direct_state: Option<String>,
+    /// When the direct link last lost events (a gap marker is in the pane), for the status bar.
+    pub direct_gap: Option<String>,
     /// Login, for the status bar.
     pub login: LoginView,
     /// The clock (Unix ms), advanced by ticks.
     pub now_ms: i64,
     /// Set by `q`/Ctrl-C.
     pub quit: bool,
-    /// Event types the relay has delivered: chat-borne twins of these are not shown.
+    /// Event types the relay or EventSub has delivered: chat-borne twins of these are not shown.
     relay_kinds: HashSet<String>,
     /// Whether we may send (logged in).
     pub can_send: bool,
@@ -151,6 +157,8 @@ pub enum Msg {
     Chat(ChatEvent),
     /// From the relay client.
     Relay(RelayEvent),
+    /// From the direct EventSub client.
+    Direct(DirectEvent),
     /// The clock.
     Tick(i64),
     /// The login changed (refreshed, or refused).
@@ -188,11 +196,19 @@ impl App {
             chat_state: "connecting".into(),
             relay_state: relay.then(|| "connecting".into()),
             last_seq: None,
+            direct_state: None,
+            direct_gap: None,
             login,
             now_ms: jiff::Timestamp::now().as_millisecond(),
             quit: false,
             relay_kinds: HashSet::new(),
             can_send,
         }
+    }
+
+    /// The same app with its events coming straight from Twitch's EventSub WebSocket.
+    pub fn with_direct(mut self) -> Self {
+        self.direct_state = Some("connecting".into());
+        self
     }
 }

@@ -1,6 +1,6 @@
-//! The runtime: owns the terminal and the tasks (input, clock, chat, relay, login checks, demo),
-//! feeds their messages to [`App::update`], carries out the effects, and draws at most
-//! [`FRAME`] apart, after draining whatever is queued, never once per chat message.
+//! The runtime: owns the terminal and the tasks (input, clock, chat, relay or direct events,
+//! login checks, demo), feeds their messages to [`App::update`], carries out the effects, and
+//! draws at most [`FRAME`] apart, after draining whatever is queued, never once per chat message.
 
 use std::time::Duration;
 
@@ -13,6 +13,7 @@ use tokio_util::sync::CancellationToken;
 use super::{App, Effect, LoginView, Msg};
 use crate::auth::{Auth, LoginState, StoredToken, owner};
 use crate::chat::connection::{self, ChatConfig, ChatError, ChatHandle};
+use crate::direct::{self, DirectConfig};
 use crate::relay::{self, RelayConfig};
 
 /// Shortest gap between two draws (about 30 frames a second).
@@ -27,6 +28,8 @@ pub struct Sources {
     pub chat: Option<(ChatConfig, Option<(Auth, StoredToken)>)>,
     /// The relay.
     pub relay: Option<RelayConfig>,
+    /// Events straight from Twitch's EventSub WebSocket (needs the login in `chat`).
+    pub direct: Option<DirectConfig>,
     /// Simulated chat and events instead of the network.
     pub demo: bool,
 }
@@ -137,8 +140,21 @@ fn start_sources(
     }
     let (mut config, login) = sources.chat?;
     if let Some((auth, token)) = login {
+        // The one owner of the token pair: chat and direct events both ask it.
         let (tokens, _) = owner::spawn(auth, token, shutdown.clone());
         tokio::spawn(watch_login(tokens.watch(), tx.clone()));
+        if let Some(cfg) = sources.direct {
+            let (dtx, mut drx) = mpsc::channel(1024);
+            tokio::spawn(direct::run(cfg, tokens.clone(), dtx, shutdown.clone()));
+            let tx = tx.clone();
+            tokio::spawn(async move {
+                while let Some(ev) = drx.recv().await {
+                    if tx.send(Msg::Direct(ev)).await.is_err() {
+                        return;
+                    }
+                }
+            });
+        }
         config.tokens = Some(tokens);
     }
     Some(start_chat(config, tx.clone(), shutdown.clone()))

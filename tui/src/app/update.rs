@@ -1,15 +1,12 @@
 //! `App::update`: the only code that changes the model. Pure: no I/O, no clock reads (ticks
 //! bring the time), so every case is a table test.
 
-use onair_common::event::Origin;
-
 use super::derive;
 use super::keys::{self, Action};
-use super::{App, ChatEntry, Effect, EventRow, Focus, LoginView, Mode, Msg};
+use super::{App, ChatEntry, Effect, Focus, LoginView, Mode, Msg};
 use crate::chat::connection::{ChatEvent, ChatState};
 use crate::chat::message::{ChatLine, Incoming};
 use crate::chat::ratelimit::MAX_MESSAGE_CHARS;
-use crate::relay::{RelayEvent, RelayState};
 
 impl App {
     /// Applies one message; returns what the runtime must do.
@@ -27,6 +24,7 @@ impl App {
             Msg::Paste(_) | Msg::Resize => {}
             Msg::Chat(ev) => self.on_chat(ev),
             Msg::Relay(ev) => self.on_relay(ev),
+            Msg::Direct(ev) => self.on_direct(ev),
             Msg::Tick(now) => self.now_ms = now,
             Msg::Login(l) => {
                 self.can_send = matches!(l, LoginView::User(..) | LoginView::Demo);
@@ -161,7 +159,7 @@ impl App {
         });
     }
 
-    fn system(&mut self, text: String) {
+    pub(super) fn system(&mut self, text: String) {
         self.push_chat(ChatEntry::System {
             at_ms: self.now_ms,
             text,
@@ -261,100 +259,6 @@ impl App {
             ChatLine::Server { text, .. } => self.system(text),
             _ => {}
         }
-    }
-
-    fn on_relay(&mut self, ev: RelayEvent) {
-        match ev {
-            RelayEvent::State(s) => {
-                self.relay_state = Some(match &s {
-                    RelayState::Connecting => "connecting".into(),
-                    RelayState::Live => "live".into(),
-                    RelayState::Backoff { retry_in, reason } => {
-                        format!("retry in {}s ({reason})", retry_in.as_secs_f64().ceil())
-                    }
-                    RelayState::Refused(_) => "refused".into(),
-                });
-                if let RelayState::Refused(why) = s {
-                    self.system(format!("relay: {why}"));
-                }
-            }
-            RelayEvent::Event(e) => {
-                self.last_seq = e.seq.max(self.last_seq);
-                self.relay_kinds.insert(e.kind.clone());
-                self.add_event(*e);
-            }
-            RelayEvent::Replayed(n) if n > 0 => {
-                self.push_event(EventRow::Marker(format!(
-                    "replayed {n} missed event{}",
-                    if n == 1 { "" } else { "s" }
-                )));
-            }
-            RelayEvent::Replayed(_) => {}
-            RelayEvent::Gap { from, to } => {
-                self.push_event(EventRow::Marker(format!(
-                    "events {from}..{to} were pruned at the relay and cannot be shown"
-                )));
-            }
-            RelayEvent::NewEpoch => {
-                self.last_seq = None;
-                self.push_event(EventRow::Marker(
-                    "the relay's event store is new: replaying it from the start".into(),
-                ));
-            }
-            RelayEvent::Status(subs) => {
-                for s in subs.iter().filter(|s| s.status != "enabled") {
-                    self.system(format!(
-                        "EventSub {} for {} is {}",
-                        s.kind, s.channel, s.status
-                    ));
-                }
-            }
-        }
-    }
-
-    /// Adds an event, folding gift bombs and never showing a chat-borne event and its relay twin.
-    fn add_event(&mut self, e: onair_common::Event) {
-        if e.origin == Origin::Irc {
-            if self.relay_kinds.contains(&e.kind) {
-                return; // the relay delivers this type; its copy is (or will be) shown
-            }
-            if derive::is_bomb_part(&e)
-                && let Some(origin) = derive::origin_id(&e)
-                && let Some(EventRow::Event { gifts, .. }) = self.events.iter_mut().find(|r| {
-                    matches!(r, EventRow::Event { event, .. } if derive::is_bomb(event) && derive::origin_id(event) == Some(origin))
-                })
-            {
-                *gifts += 1;
-                return;
-            }
-        } else {
-            // A chat-borne twin already shown (same type and person) gives way to the relay's.
-            let who = derive::who(&e);
-            if let Some(row) = self.events.iter_mut().find(|r| {
-                matches!(r, EventRow::Event { event, .. } if event.origin == Origin::Irc && event.kind == e.kind && derive::who(event) == who)
-            }) {
-                *row = EventRow::Event { event: Box::new(e), gifts: 0 };
-                return;
-            }
-        }
-        self.push_event(EventRow::Event {
-            event: Box::new(e),
-            gifts: 0,
-        });
-    }
-
-    fn push_event(&mut self, row: EventRow) {
-        self.events.push_front(row);
-        if self.events_scroll > 0 {
-            self.events_scroll += 1;
-        }
-        if self.focus == Focus::Chat {
-            self.unread += 1;
-        }
-        while self.events.len() > self.scrollback {
-            self.events.pop_back();
-        }
-        self.events_scroll = self.events_scroll.min(self.events.len().saturating_sub(1));
     }
 }
 

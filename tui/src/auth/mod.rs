@@ -19,8 +19,31 @@ pub use store::{SERVICE, TokenStore};
 
 use crate::error::{Error, Result};
 
-/// Scopes `onair login` asks for unless `--scopes` says otherwise: reading and sending chat.
-pub const DEFAULT_SCOPES: &[&str] = &["chat:read", "chat:edit"];
+/// Scopes `onair login` asks for unless `--scopes` says otherwise (`design.md`): chat, direct
+/// events and the streamer's actions, so one login covers all of onair.
+pub const DEFAULT_SCOPES: &[&str] = &[
+    "chat:read",
+    "chat:edit",
+    "moderator:read:followers",
+    "channel:read:subscriptions",
+    "bits:read",
+    "channel:read:redemptions",
+    "channel:read:hype_train",
+    "channel:read:polls",
+    "channel:read:predictions",
+    "channel:read:ads",
+    "moderator:read:shoutouts",
+    "moderator:manage:shoutouts",
+    "channel:read:charity",
+    "channel:moderate",
+    "moderator:manage:banned_users",
+    "moderator:manage:chat_messages",
+    "moderator:manage:chat_settings",
+    "moderator:manage:announcements",
+    "moderator:manage:warnings",
+    "channel:manage:raids",
+    "channel:manage:broadcast",
+];
 /// Refresh when the access token has less than this left.
 pub const REFRESH_MARGIN: Duration = Duration::from_secs(5 * 60);
 

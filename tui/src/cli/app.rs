@@ -3,11 +3,14 @@
 use std::process::ExitCode;
 
 use onair_common::Config;
+use onair_common::config::EventsSource;
 use onair_common::wire::Subscribe;
 
 use crate::app::run::{Sources, run};
 use crate::app::{App, LoginView, demo};
+use crate::auth::StoredToken;
 use crate::chat::connection::ChatConfig;
+use crate::direct::DirectConfig;
 use crate::error::{Error, Result};
 use crate::relay::RelayConfig;
 
@@ -52,6 +55,47 @@ pub fn relay_config(
     }
 }
 
+/// Where events come from, resolved: `tui.events` (or `--source`) against what is configured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    /// The relay.
+    Relay,
+    /// Twitch's EventSub WebSocket.
+    Direct,
+    /// Chat-borne events only.
+    Off,
+}
+
+/// `auto`: the relay when `relay_url` is set, else direct when logged in, else off. An explicit
+/// choice that cannot work is an error that says what is missing.
+pub fn resolve(config: &Config, wanted: EventsSource, logged_in: bool) -> Result<Source> {
+    match wanted {
+        EventsSource::Off => Ok(Source::Off),
+        EventsSource::Relay => Ok(Source::Relay),
+        EventsSource::Direct if logged_in => Ok(Source::Direct),
+        EventsSource::Direct => Err(Error::NotLoggedIn),
+        EventsSource::Auto if config.tui.relay_url.is_some() => Ok(Source::Relay),
+        EventsSource::Auto if logged_in => Ok(Source::Direct),
+        EventsSource::Auto => Ok(Source::Off),
+    }
+}
+
+/// The direct client's settings for `channel` with this login.
+pub fn direct_config(config: &Config, channel: &str, token: &StoredToken) -> DirectConfig {
+    // The login's own client id: Helix wants the one the token was issued to.
+    let client_id = config
+        .twitch
+        .client_id
+        .clone()
+        .unwrap_or_else(|| token.client_id.clone());
+    DirectConfig::new(
+        config.twitch.eventsub_url.clone(),
+        config.twitch.helix_url.clone(),
+        client_id,
+        channel.to_owned(),
+    )
+}
+
 pub async fn app(config: &Config, channel: Option<String>) -> Result<ExitCode> {
     let login = super::chat::try_login(config).await?;
     let channel =
@@ -60,21 +104,37 @@ pub async fn app(config: &Config, channel: Option<String>) -> Result<ExitCode> {
         channels: vec![channel.clone()],
         ..Subscribe::default()
     };
+    let source = resolve(config, config.tui.events, login.is_some())?;
     // Open with the recent events, not an empty pane.
-    let relay = relay_config(config, filter, None)?.map(|mut r| {
-        r.backlog = 50;
-        r
-    });
+    let relay = match source {
+        Source::Relay => relay_config(config, filter, None)?
+            .map(|mut r| {
+                r.backlog = 50;
+                r
+            })
+            .map(Some)
+            .ok_or_else(|| {
+                Error::Missing(config.missing("tui.relay_url", "for tui.events = \"relay\""))
+            })?,
+        Source::Direct | Source::Off => None,
+    };
+    let direct = match (source, &login) {
+        (Source::Direct, Some((_, t))) => Some(direct_config(config, &channel, t)),
+        _ => None,
+    };
     let view = match &login {
         Some((_, t)) => LoginView::User(t.login.clone(), t.expires_at),
         None => LoginView::Anonymous,
     };
-    let app = App::new(
+    let mut app = App::new(
         channel.clone(),
         config.tui.scrollback,
         view,
         relay.is_some(),
     );
+    if direct.is_some() {
+        app = app.with_direct();
+    }
     let chat = ChatConfig::new(
         config.twitch.irc_url.clone(),
         login
@@ -85,6 +145,7 @@ pub async fn app(config: &Config, channel: Option<String>) -> Result<ExitCode> {
     let sources = Sources {
         chat: Some((chat, login)),
         relay,
+        direct,
         demo: false,
     };
     run(app, sources)

@@ -1,4 +1,5 @@
-//! `onair events tail` and `onair events list`: the relay's events for scripts and pipes.
+//! `onair events tail` and `onair events list`: events for scripts and pipes (the relay's here,
+//! direct ones in `events_direct`).
 
 use std::process::ExitCode;
 
@@ -12,6 +13,7 @@ use super::out::{self, Closed, clean};
 use crate::error::{Error, Result};
 use crate::relay::{self, RelayEvent, RelayState};
 use onair_common::Config;
+use onair_common::config::EventsSource;
 
 fn require_relay(
     config: &Config,
@@ -23,7 +25,7 @@ fn require_relay(
     })
 }
 
-fn split(list: Option<String>) -> Vec<String> {
+pub(super) fn split(list: Option<String>) -> Vec<String> {
     list.map(|l| {
         l.split(',')
             .map(|s| s.trim().to_owned())
@@ -34,7 +36,7 @@ fn split(list: Option<String>) -> Vec<String> {
 }
 
 /// Prints one event: JSON exact, or a readable line with Twitch's text made terminal-safe.
-fn print(event: &Event, json: bool) -> Result<(), Closed> {
+pub(super) fn print(event: &Event, json: bool) -> Result<(), Closed> {
     let line = if json {
         match serde_json::to_string(event) {
             Ok(l) => l,
@@ -55,11 +57,51 @@ fn print(event: &Event, json: bool) -> Result<(), Closed> {
     out::line(&line)
 }
 
+/// `events tail`'s filters.
+#[derive(Debug)]
+pub struct Filter {
+    /// `--channel`.
+    pub channel: Option<String>,
+    /// `--type`.
+    pub types: Option<String>,
+    /// `--after`.
+    pub after: Option<u64>,
+}
+
+/// `events tail`: from the relay or direct, per `--source` or `tui.events`.
 pub async fn tail(
     config: &Config,
-    channel: Option<String>,
-    types: Option<String>,
-    after: Option<u64>,
+    filter: Filter,
+    source: Option<&str>,
+    json: bool,
+    count: Option<u64>,
+) -> Result<ExitCode> {
+    let wanted = match source {
+        Some(s) => EventsSource::parse(s).unwrap_or(EventsSource::Auto),
+        None => config.tui.events,
+    };
+    let direct = match wanted {
+        EventsSource::Direct => true,
+        // `auto` without a relay: direct when logged in; otherwise the relay's own error.
+        EventsSource::Auto if config.tui.relay_url.is_none() => {
+            super::chat::try_login(config).await?.is_some()
+        }
+        _ => false,
+    };
+    if direct {
+        super::events_direct::tail(config, filter, json, count).await
+    } else {
+        tail_relay(config, filter, json, count).await
+    }
+}
+
+async fn tail_relay(
+    config: &Config,
+    Filter {
+        channel,
+        types,
+        after,
+    }: Filter,
     json: bool,
     count: Option<u64>,
 ) -> Result<ExitCode> {

@@ -4,6 +4,7 @@ mod app;
 mod auth;
 mod chat;
 mod events;
+mod events_direct;
 mod out;
 
 use std::path::PathBuf;
@@ -42,7 +43,7 @@ enum Command {
     Demo,
     /// Sign in with Twitch's device code flow: prints a URL and a code, waits, stores the tokens.
     Login {
-        /// Space- or comma-separated scopes to request (default: chat:read chat:edit).
+        /// Space- or comma-separated scopes to request (default: every scope onair uses).
         #[arg(long, value_name = "SCOPES")]
         scopes: Option<String>,
     },
@@ -54,7 +55,7 @@ enum Command {
     /// Read or send chat.
     #[command(subcommand)]
     Chat(ChatCommand),
-    /// Events from your onair-relay (tui.relay_url, tui.relay_token).
+    /// Events from your onair-relay (tui.relay_url, tui.relay_token) or straight from Twitch.
     #[command(subcommand)]
     Events(EventsCommand),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell) on stdout.
@@ -68,7 +69,7 @@ enum Command {
 
 #[derive(Debug, Subcommand)]
 enum EventsCommand {
-    /// Live events, resuming after SEQ; reconnects by itself.
+    /// Live events (from the relay resuming after SEQ, or direct); reconnects by itself.
     Tail {
         /// Only this channel (login).
         #[arg(long)]
@@ -76,9 +77,13 @@ enum EventsCommand {
         /// Only these types, comma-separated (e.g. channel.follow,channel.raid).
         #[arg(long = "type", value_name = "T,...")]
         types: Option<String>,
-        /// Replay stored events after this seq first.
+        /// Replay stored events after this seq first (relay only: direct has no history).
         #[arg(long, value_name = "SEQ")]
         after: Option<u64>,
+        /// Where from: your relay, or Twitch's EventSub WebSocket with your own login
+        /// (default: tui.events).
+        #[arg(long, value_parser = ["relay", "direct"])]
+        source: Option<String>,
         /// One EVENT object per line.
         #[arg(long)]
         json: bool,
@@ -162,9 +167,17 @@ async fn dispatch(cli: Cli) -> Result<ExitCode> {
             channel,
             types,
             after,
+            source,
             json,
             count,
-        })) => events::tail(&config, channel, types, after, json, count).await,
+        })) => {
+            let filter = events::Filter {
+                channel,
+                types,
+                after,
+            };
+            events::tail(&config, filter, source.as_deref(), json, count).await
+        }
         Some(Command::Events(EventsCommand::List {
             channel,
             kind,

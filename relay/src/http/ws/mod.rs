@@ -8,7 +8,7 @@
 //! read, and `cursor` (the highest seq covered, matched or not) skips what replay covered.
 
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use axum::extract::State;
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade, close_code};
@@ -36,7 +36,7 @@ const PAGE: u32 = 500;
 /// The next page is read, and live events taken, only while fewer frames than this wait.
 const LOW_WATER: usize = 64;
 /// How long the closing frame may take.
-const CLOSE_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
+const CLOSE_WAIT: Duration = Duration::from_secs(1);
 
 /// Authenticates, takes a connection slot, and upgrades.
 pub async fn upgrade(
@@ -92,6 +92,7 @@ async fn run(socket: WebSocket, state: AppState, slot: SocketSlot) {
         catching_up: false,
         reading: None,
         stale_read: false,
+        read_failures: 0,
         last_heard: Instant::now(),
         last_busy: Instant::now(),
         state,
@@ -130,6 +131,9 @@ struct Conn {
     reading: Option<JoinHandle<Result<Page<Row>, StoreError>>>,
     /// The page being read was asked for by an earlier subscription; its rows are not wanted.
     stale_read: bool,
+    /// Page reads in a row that found the store unavailable (a Redis restart): the socket
+    /// stays open and tries again, later each time.
+    read_failures: u32,
     /// Last frame from the client.
     last_heard: Instant,
     /// Last time frames were waiting to be sent. Our ping queues behind what the socket
@@ -147,7 +151,7 @@ impl Conn {
             protocol: PROTOCOL_VERSION,
             last_seq: head.last_seq,
             first_seq: head.first_seq,
-            epoch: store.epoch().to_owned(),
+            epoch: store.epoch().to_string(),
         };
         self.out.push(frame.to_json().into());
         let send = std::future::poll_fn(|cx| self.out.poll_send(cx));
@@ -206,7 +210,17 @@ impl Conn {
                     if std::mem::take(&mut self.stale_read) {
                         Ok(())
                     } else {
-                        page.map_err(internal).and_then(|p| self.on_page(p))
+                        match page {
+                            Err(e) if e.is_transient() => {
+                                self.read_failures += 1;
+                                tracing::debug!(error = %e, "store unavailable; the replay waits");
+                                Ok(())
+                            }
+                            page => {
+                                self.read_failures = 0;
+                                page.map_err(internal).and_then(|p| self.on_page(p))
+                            }
+                        }
                     }
                 }
                 Step::Live(ev) => self.on_live(ev),
@@ -275,7 +289,14 @@ impl Conn {
             limit: PAGE,
         };
         let store = self.state.store().clone();
-        self.reading = Some(tokio::spawn(async move { store.rows(q).await }));
+        let wait = match self.read_failures {
+            0 => Duration::ZERO,
+            n => (Duration::from_millis(100) * 2u32.pow(n.min(5))).min(Duration::from_secs(2)),
+        };
+        self.reading = Some(tokio::spawn(async move {
+            tokio::time::sleep(wait).await;
+            store.rows(q).await
+        }));
     }
 
     /// Queues a page of stored events; a `gap` first when what the client asked for was pruned.
@@ -290,7 +311,7 @@ impl Conn {
                 .push(ServerFrame::Gap { from, to }.to_json().into());
             self.cursor = Some(to);
         }
-        let full = page.events.len() == PAGE as usize;
+        let full = page.more;
         let sent = page.events.len() as u64;
         for row in page.events {
             self.out.push(event_frame(row.seq, &row.body).into());

@@ -62,15 +62,23 @@ pub fn status(frame: &mut Frame, area: Rect, app: &App) {
         Span::raw(format!("chat: {}", app.chat_state)),
     ];
     spans.push(sep());
-    match &app.relay_state {
-        Some(s) => {
+    match (&app.direct_state, &app.relay_state) {
+        (Some(s), _) => {
+            let gap = app
+                .direct_gap
+                .as_ref()
+                .map(|at| format!(" · gap at {at}"))
+                .unwrap_or_default();
+            spans.push(Span::raw(format!("events: direct {s}{gap}")));
+        }
+        (None, Some(s)) => {
             let seq = app
                 .last_seq
                 .map(|s| format!(" · seq {s}"))
                 .unwrap_or_default();
-            spans.push(Span::raw(format!("relay: {s}{seq}")));
+            spans.push(Span::raw(format!("events: relay {s}{seq}")));
         }
-        None => spans.push(Span::styled("relay: none (chat events only)", dim())),
+        (None, None) => spans.push(Span::styled("events: chat only", dim())),
     }
     spans.push(sep());
     spans.push(match &app.login {

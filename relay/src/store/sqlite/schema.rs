@@ -4,7 +4,8 @@ use std::path::Path;
 
 use rusqlite::Connection;
 
-use super::StoreError;
+use super::open_error;
+use crate::store::StoreError;
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS events (
@@ -45,8 +46,8 @@ CREATE TABLE IF NOT EXISTS clients (
 
 /// Opens (creating if needed) the database with the settings every connection uses.
 pub fn open(path: &Path) -> Result<Connection, StoreError> {
-    private_file(path).map_err(|e| StoreError::open(path, e))?;
-    let conn = Connection::open(path).map_err(|e| StoreError::open(path, e))?;
+    private_file(path).map_err(|e| open_error(path, e))?;
+    let conn = Connection::open(path).map_err(|e| open_error(path, e))?;
     // WAL lets readers run beside the single writer; synchronous=FULL makes a commit durable
     // before we answer 204, also across a power cut, and group commit pays for it.
     conn.execute_batch(
@@ -55,7 +56,7 @@ pub fn open(path: &Path) -> Result<Connection, StoreError> {
          PRAGMA busy_timeout = 5000;
          PRAGMA foreign_keys = ON;",
     )
-    .map_err(|e| StoreError::open(path, e))?;
+    .map_err(|e| open_error(path, e))?;
     Ok(conn)
 }
 
@@ -103,6 +104,5 @@ fn private_file(path: &Path) -> std::io::Result<()> {
 
 /// Creates the tables if they are missing.
 pub fn migrate(conn: &Connection, path: &Path) -> Result<(), StoreError> {
-    conn.execute_batch(SCHEMA)
-        .map_err(|e| StoreError::open(path, e))
+    conn.execute_batch(SCHEMA).map_err(|e| open_error(path, e))
 }

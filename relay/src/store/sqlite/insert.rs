@@ -7,11 +7,11 @@ use onair_common::Event;
 use onair_common::wire::SubscriptionInfo;
 use rusqlite::{OptionalExtension, params};
 
-use super::writer::Stored;
+use crate::store::{Head, StoreError, Stored};
 
 pub(super) fn insert_event(
     tx: &rusqlite::Transaction<'_>,
-    mut event: Event,
+    event: Event,
     received_ms: i64,
 ) -> rusqlite::Result<Option<Arc<Stored>>> {
     // Looked up first rather than left to the UNIQUE constraint: a conflicting insert still
@@ -24,8 +24,7 @@ pub(super) fn insert_event(
     if seen.is_some() {
         return Ok(None);
     }
-    event.seq = None;
-    let body = serde_json::to_string(&event).unwrap_or_default();
+    let (event, body) = crate::store::body_of(event);
     tx.prepare_cached(
         "INSERT INTO events (message_id, type, channel_id, channel_login, received_ms, body)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
@@ -71,4 +70,40 @@ pub(super) fn insert_revocation(
             received_ms
         ])?;
     Ok(changed > 0)
+}
+
+/// Stores events with the seqs they carry (an import), in one transaction, refusing any seq at
+/// or below what the database has given already.
+pub(super) fn with_seqs(
+    conn: &mut rusqlite::Connection,
+    events: Vec<(Event, i64)>,
+) -> Result<(), StoreError> {
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    let Head { last_seq, .. } = super::head(&tx)?;
+    for (event, received_ms) in events {
+        let seq = event.seq.unwrap_or(0);
+        if seq <= last_seq {
+            return Err(StoreError::Import(format!(
+                "event {seq} is at or below this store's last seq {last_seq}: importing it \
+                 would give one seq two events; import into an empty store, or export with \
+                 --after {last_seq}"
+            )));
+        }
+        let (event, body) = crate::store::body_of(event);
+        tx.prepare_cached(
+            "INSERT INTO events (seq, message_id, type, channel_id, channel_login, received_ms,
+             body) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        )?
+        .execute(params![
+            seq as i64,
+            event.id,
+            event.kind,
+            event.channel.id,
+            event.channel.login,
+            received_ms,
+            body
+        ])?;
+    }
+    tx.commit()?;
+    Ok(())
 }

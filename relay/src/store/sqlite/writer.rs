@@ -1,7 +1,7 @@
 //! The single writer: one thread owns the write connection and commits whatever requests are
 //! queued in one transaction (group commit), so intake is not one fsync per webhook. Each request
 //! is answered only after its transaction commits, which is what lets `/eventsub` promise that a
-//! 204 means "on disk". What was stored is handed to `on_commit` in seq order, after the commit.
+//! 204 means "on disk". What was stored is handed to the feed in seq order, after the commit.
 //! Retention deletes run here too, in bounded chunks between batches, so a prune of millions of
 //! rows never holds the write lock long enough to turn intake into errors.
 
@@ -9,45 +9,21 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
 
+use onair_common::Event;
 use onair_common::wire::SubscriptionInfo;
-use onair_common::{Event, eventsub::Subscription};
 use rusqlite::Connection;
 use tokio::sync::{mpsc, oneshot};
 
 use super::insert::{insert_event, insert_revocation};
 use super::prune::{self, Pruning};
-use super::{Store, StoreError, schema};
+use super::{open_error, schema};
+use crate::store::{Appended, Feed, StoreError, Stored};
 
 /// Most requests committed in one transaction.
 const MAX_BATCH: usize = 512;
 /// Requests that may wait for the writer. Beyond this the relay is over capacity and sheds new
 /// notifications with 503 (Twitch retries them) rather than letting every answer get slow.
 const QUEUE_DEPTH: usize = 4096;
-
-/// A committed event: its seq and the bytes stored (the EVENT with `"seq":null`).
-#[derive(Debug)]
-pub struct Stored {
-    /// The event's seq.
-    pub seq: u64,
-    /// Its type, for filters.
-    pub kind: String,
-    /// Its channel login, for filters.
-    pub channel: String,
-    /// The stored EVENT JSON, seq null.
-    pub body: String,
-}
-
-/// Called with each committed event, in seq order, on the writer thread: it must not block.
-pub type OnCommit = Box<dyn Fn(&Arc<Stored>) + Send>;
-
-/// The outcome of appending an event.
-#[derive(Debug, Clone)]
-pub enum Appended {
-    /// Newly stored and committed.
-    Stored(Arc<Stored>),
-    /// Its message id was stored before; nothing changed.
-    Duplicate,
-}
 
 enum Job {
     /// Delete events and revocations received before this (ms), a chunk at a time.
@@ -70,7 +46,7 @@ enum Job {
 /// Cloneable handle to the writer thread. The thread ends on [`Writer::stop`] (or when every
 /// handle is dropped), after committing what was queued before.
 #[derive(Debug, Clone)]
-pub struct Writer {
+pub(super) struct Writer {
     tx: mpsc::Sender<Job>,
     // Set when the last commit failed, cleared by the next that succeeds (`/healthz`).
     failing: Arc<AtomicBool>,
@@ -78,28 +54,31 @@ pub struct Writer {
 
 impl Writer {
     /// Starts the writer on its own connection; committed events go to `on_commit`.
-    pub fn start(store: &Store, on_commit: OnCommit) -> Result<(Self, JoinHandle<()>), StoreError> {
-        let conn = schema::open(store.path())?;
+    pub(super) fn start(
+        path: &std::path::Path,
+        feed: Arc<dyn Feed>,
+    ) -> Result<(Self, JoinHandle<()>), StoreError> {
+        let conn = schema::open(path)?;
         let (tx, rx) = mpsc::channel(QUEUE_DEPTH);
         let failing = Arc::new(AtomicBool::new(false));
         let thread = {
             let failing = failing.clone();
             std::thread::Builder::new()
                 .name("store-writer".into())
-                .spawn(move || Thread::new(conn, on_commit, failing).run(rx))
-                .map_err(|e| StoreError::open(store.path(), e))?
+                .spawn(move || Thread::new(conn, feed, failing).run(rx))
+                .map_err(|e| open_error(path, e))?
         };
         Ok((Self { tx, failing }, thread))
     }
 
     /// Whether the last commit failed (and none succeeded since).
-    pub fn failing(&self) -> bool {
+    pub(super) fn failing(&self) -> bool {
         self.failing.load(Ordering::Relaxed)
     }
 
     /// Deletes events and revocations received before `cutoff_ms`, in chunks between intake
     /// batches; returns how many events went.
-    pub async fn prune(&self, cutoff_ms: i64) -> Result<usize, StoreError> {
+    pub(super) async fn prune(&self, cutoff_ms: i64) -> Result<usize, StoreError> {
         let (reply, rx) = oneshot::channel();
         self.tx
             .send(Job::Prune(cutoff_ms, reply))
@@ -109,14 +88,18 @@ impl Writer {
     }
 
     /// Stores an event (received at `received_ms`); returns once it is committed.
-    pub async fn append(&self, event: Event, received_ms: i64) -> Result<Appended, StoreError> {
+    pub(super) async fn append(
+        &self,
+        event: Event,
+        received_ms: i64,
+    ) -> Result<Appended, StoreError> {
         let (reply, rx) = oneshot::channel();
         self.submit(Job::Event(Box::new(event), received_ms, reply), rx)
             .await
     }
 
     /// Records a revocation; `false` when its message id was seen before.
-    pub async fn revoke(
+    pub(super) async fn revoke(
         &self,
         message_id: String,
         info: SubscriptionInfo,
@@ -128,7 +111,7 @@ impl Writer {
     }
 
     /// Commits everything queued so far, then ends the thread; later writes fail with `Closed`.
-    pub async fn stop(&self) {
+    pub(super) async fn stop(&self) {
         // Waits for room: everything queued before the stop is committed.
         let _ = self.tx.send(Job::Stop).await;
     }
@@ -146,40 +129,19 @@ impl Writer {
     }
 }
 
-/// Builds a revocation's [`SubscriptionInfo`], naming the channel by login when it is known.
-pub fn revocation_info(store: &Store, sub: &Subscription) -> SubscriptionInfo {
-    let id = sub
-        .condition_broadcaster_id()
-        .unwrap_or_default()
-        .to_owned();
-    let login = store
-        .with_conn(|c| Store::channel_login(c, &id))
-        .ok()
-        .flatten();
-    SubscriptionInfo {
-        id: sub.id.clone(),
-        kind: sub.kind.clone(),
-        version: sub.version.clone(),
-        channel: login.unwrap_or(id),
-        status: sub.status.clone(),
-        cost: sub.cost,
-        created_at: sub.created_at.clone(),
-    }
-}
-
 /// The writer thread's state.
 struct Thread {
     conn: Connection,
-    on_commit: OnCommit,
+    feed: Arc<dyn Feed>,
     failing: Arc<AtomicBool>,
     pruning: Option<Pruning>,
 }
 
 impl Thread {
-    fn new(conn: Connection, on_commit: OnCommit, failing: Arc<AtomicBool>) -> Self {
+    fn new(conn: Connection, feed: Arc<dyn Feed>, failing: Arc<AtomicBool>) -> Self {
         Self {
             conn,
-            on_commit,
+            feed,
             failing,
             pruning: None,
         }
@@ -298,8 +260,9 @@ impl Thread {
         for d in done {
             match d {
                 Done::Event(reply, Some(stored)) => {
-                    (self.on_commit)(&stored);
-                    let _ = reply.send(Ok(Appended::Stored(stored)));
+                    let seq = stored.seq;
+                    self.feed.event(stored);
+                    let _ = reply.send(Ok(Appended::Stored(seq)));
                 }
                 Done::Event(reply, None) => {
                     let _ = reply.send(Ok(Appended::Duplicate));

@@ -4,7 +4,7 @@
 use rusqlite::{Connection, params};
 use tokio::sync::oneshot;
 
-use super::StoreError;
+use crate::store::StoreError;
 
 /// Rows deleted per transaction: small enough that intake waits milliseconds for it.
 const PRUNE_CHUNK: i64 = 250;

@@ -1,45 +1,12 @@
 //! Client tokens: `client add` makes a random token, shows it once, and stores only its SHA-256.
 
-use rand::RngCore;
 use rusqlite::{Connection, OptionalExtension};
-use sha2::{Digest, Sha256};
 
-use super::StoreError;
-
-/// A client's row id.
-pub type ClientId = i64;
-
-/// A client as `client list` shows it (never the token).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ClientInfo {
-    /// Row id.
-    pub id: ClientId,
-    /// The name given to `client add`.
-    pub name: String,
-    /// RFC 3339.
-    pub created_at: String,
-}
-
-/// A new random token: `onair_` and 64 hex digits (256 bits).
-pub fn new_token() -> String {
-    let mut bytes = [0u8; 32];
-    rand::rng().fill_bytes(&mut bytes);
-    format!("onair_{}", hex::encode(bytes))
-}
-
-/// The stored form of a token.
-pub fn hash_token(token: &str) -> String {
-    hex::encode(Sha256::digest(token.as_bytes()))
-}
+use crate::store::tokens::{hash_token, new_token};
+use crate::store::{ClientId, ClientInfo, StoreError};
 
 /// Adds a client; returns its token, which is not stored anywhere.
-pub fn add(conn: &Connection, name: &str) -> Result<String, StoreError> {
-    let name = name.trim();
-    if name.is_empty() || name.len() > 64 || name.chars().any(char::is_control) {
-        return Err(StoreError::Client(
-            "a client name must be 1-64 printable characters".into(),
-        ));
-    }
+pub(crate) fn add(conn: &Connection, name: &str) -> Result<String, StoreError> {
     let token = new_token();
     let inserted = conn.execute(
         "INSERT INTO clients (name, token_hash, created_at) VALUES (?1, ?2, ?3)
@@ -47,15 +14,13 @@ pub fn add(conn: &Connection, name: &str) -> Result<String, StoreError> {
         rusqlite::params![name, hash_token(&token), onair_common::time::now()],
     )?;
     if inserted == 0 {
-        return Err(StoreError::Client(format!(
-            "a client named {name:?} exists already; remove it first or pick another name"
-        )));
+        return Err(crate::store::taken(name));
     }
     Ok(token)
 }
 
 /// Every client, oldest first.
-pub fn list(conn: &Connection) -> Result<Vec<ClientInfo>, StoreError> {
+pub(crate) fn list(conn: &Connection) -> Result<Vec<ClientInfo>, StoreError> {
     let mut stmt = conn.prepare("SELECT id, name, created_at FROM clients ORDER BY id")?;
     let rows = stmt.query_map([], |r| {
         Ok(ClientInfo {
@@ -68,15 +33,15 @@ pub fn list(conn: &Connection) -> Result<Vec<ClientInfo>, StoreError> {
 }
 
 /// Removes a client by name.
-pub fn remove(conn: &Connection, name: &str) -> Result<(), StoreError> {
+pub(crate) fn remove(conn: &Connection, name: &str) -> Result<(), StoreError> {
     match conn.execute("DELETE FROM clients WHERE name = ?1", [name.trim()])? {
-        0 => Err(StoreError::Client(format!("no client named {name:?}"))),
+        0 => Err(crate::store::unknown(name)),
         _ => Ok(()),
     }
 }
 
 /// The client a token belongs to.
-pub fn authenticate(conn: &Connection, token: &str) -> Result<Option<ClientId>, StoreError> {
+pub(crate) fn authenticate(conn: &Connection, token: &str) -> Result<Option<ClientId>, StoreError> {
     Ok(conn
         .prepare_cached("SELECT id FROM clients WHERE token_hash = ?1")?
         .query_row([hash_token(token)], |r| r.get(0))
@@ -84,7 +49,7 @@ pub fn authenticate(conn: &Connection, token: &str) -> Result<Option<ClientId>, 
 }
 
 /// The ids of every client, to notice removals made by another process.
-pub fn ids(conn: &Connection) -> Result<Vec<ClientId>, StoreError> {
+pub(crate) fn ids(conn: &Connection) -> Result<Vec<ClientId>, StoreError> {
     let mut stmt = conn.prepare_cached("SELECT id FROM clients")?;
     let rows = stmt.query_map([], |r| r.get(0))?;
     Ok(rows.collect::<Result<_, _>>()?)
@@ -96,7 +61,7 @@ mod tests {
 
     fn db() -> Connection {
         let c = Connection::open_in_memory().unwrap();
-        crate::store::schema::migrate(&c, std::path::Path::new(":memory:")).unwrap();
+        super::super::schema::migrate(&c, std::path::Path::new(":memory:")).unwrap();
         c
     }
 

@@ -1,0 +1,627 @@
+//! The shared engine: one Redis (or Valkey) server that several relays use at once
+//! (`relay.redis_url`). Each append is one Lua script ([`scripts::APPEND`]) that dedupes by
+//! message id, takes the next global seq and adds the event to a stream under that seq, so
+//! instances never disagree on order. Each instance reads the stream on its own connection
+//! ([`tail`]) and feeds its own sockets; everything else (client tokens, revocations, the epoch)
+//! lives in Redis too, so any instance can answer any request.
+//!
+//! The 204 promise holds as far as the server's own durability: with `appendonly yes` and
+//! `appendfsync always` a script's writes are on disk before it answers (docs/scaling.md).
+
+mod keys;
+mod scripts;
+mod tail;
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use ::redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use ::redis::{AsyncCommands, Client, RedisError, Script, Value};
+use onair_common::Event;
+use onair_common::eventsub::Subscription;
+
+use super::{Appended, ClientId, ClientInfo, Feed, Head, Page, Query, Row, StoreError};
+
+pub(super) use tail::Running;
+
+/// Longest a command may take before the relay treats the server as down (webhooks get 503
+/// and Twitch retries).
+const COMMAND_TIMEOUT: Duration = Duration::from_secs(2);
+/// Longest a request's store call may take in all (a webhook's append, a token check).
+pub(super) const REQUEST_LIMIT: Duration = Duration::from_secs(2);
+/// Longest a page read may take: it may be several script calls for a sparse filter.
+pub(super) const PAGE_LIMIT: Duration = Duration::from_secs(5);
+/// How long a message id is remembered: Twitch's window is 10 minutes, after which the
+/// timestamp check refuses a redelivery anyway.
+const DEDUPE_TTL_S: u64 = 3600;
+/// Stream entries one script call looks at before it hands control back to the server.
+const SCAN_BUDGET: u32 = 4096;
+
+struct Scripts {
+    append: Script,
+    revoke: Script,
+    page: Script,
+    head: Script,
+    seek: Script,
+    count: Script,
+    import: Script,
+    check: Script,
+    add_client: Script,
+    remove_client: Script,
+}
+
+impl Scripts {
+    fn new() -> Self {
+        Self {
+            append: Script::new(scripts::APPEND),
+            revoke: Script::new(scripts::REVOKE),
+            page: Script::new(&scripts::page()),
+            head: Script::new(&scripts::head()),
+            seek: Script::new(scripts::SEEK),
+            count: Script::new(scripts::COUNT),
+            import: Script::new(scripts::IMPORT),
+            check: Script::new(scripts::CHECK),
+            add_client: Script::new(scripts::ADD_CLIENT),
+            remove_client: Script::new(scripts::REMOVE_CLIENT),
+        }
+    }
+}
+
+/// A handle to the Redis engine; cheap to clone.
+#[derive(Clone)]
+pub(super) struct Redis {
+    client: Client,
+    conn: ConnectionManager,
+    scripts: Arc<Scripts>,
+    epoch: Arc<RwLock<Arc<str>>>,
+    /// The last command failed for want of the server (none succeeded since).
+    failing: Arc<AtomicBool>,
+    /// The stream reader is connected.
+    tailing: Arc<AtomicBool>,
+    /// Where, without a password, for logs.
+    shown: Arc<str>,
+    /// The last seq and status entry when the store was opened: where this instance's reader
+    /// starts, so nothing committed between open and serve escapes the fan-out.
+    tail_from: (u64, String),
+}
+
+impl fmt::Debug for Redis {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Redis")
+            .field("at", &self.shown)
+            .finish_non_exhaustive()
+    }
+}
+
+/// `redis://host:port/db` without user or password.
+fn shown(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut u) => {
+            let _ = u.set_password(None);
+            let _ = u.set_username("");
+            u.to_string()
+        }
+        Err(_) => "a Redis server (unparsable URL)".into(),
+    }
+}
+
+/// Whether the server may take the same command in a moment: it is away, or says "not now"
+/// (reloading its append-only file after a restart, a replica being promoted, out of memory,
+/// a script running long).
+fn is_transient(e: &RedisError) -> bool {
+    e.is_timeout()
+        || e.is_connection_dropped()
+        || e.is_connection_refusal()
+        || e.is_io_error()
+        || matches!(
+            e.code(),
+            Some(
+                "LOADING"
+                    | "READONLY"
+                    | "MASTERDOWN"
+                    | "TRYAGAIN"
+                    | "BUSY"
+                    | "OOM"
+                    | "MISCONF"
+                    | "CLUSTERDOWN"
+            )
+        )
+}
+
+impl Redis {
+    /// Connects (within [`COMMAND_TIMEOUT`]) and makes sure the store has an epoch.
+    pub(super) async fn connect(url: &str) -> Result<Self, StoreError> {
+        let shown: Arc<str> = shown(url).into();
+        let open = |e: RedisError| StoreError::Open {
+            what: format!("Redis at {shown}"),
+            reason: e.to_string(),
+        };
+        let client = Client::open(url).map_err(open)?;
+        let config = ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(COMMAND_TIMEOUT))
+            .set_response_timeout(Some(COMMAND_TIMEOUT))
+            .set_number_of_retries(1)
+            .set_max_delay(Duration::from_secs(1));
+        let mut conn = tokio::time::timeout(
+            COMMAND_TIMEOUT * 2,
+            ConnectionManager::new_with_config(client.clone(), config),
+        )
+        .await
+        .map_err(|_| StoreError::Open {
+            what: format!("Redis at {shown}"),
+            reason: "no answer in time".into(),
+        })?
+        .map_err(open)?;
+        let epoch = ensure_epoch(&mut conn).await.map_err(open)?;
+        let mut redis = Self {
+            client,
+            conn,
+            scripts: Arc::new(Scripts::new()),
+            epoch: Arc::new(RwLock::new(epoch.into())),
+            failing: Arc::default(),
+            tailing: Arc::new(AtomicBool::new(true)),
+            shown: shown.clone(),
+            tail_from: (0, "0".into()),
+        };
+        let head = redis.head().await?;
+        redis.tail_from = (head.last_seq, redis.newest_status().await.map_err(open)?);
+        Ok(redis)
+    }
+
+    pub(super) fn describe(&self) -> String {
+        self.shown.to_string()
+    }
+
+    pub(super) fn start(&self, feed: Arc<dyn Feed>) -> Running {
+        tail::spawn(self.clone(), feed)
+    }
+
+    /// A command's result, noting whether the server took it (`/healthz`).
+    fn checked<T>(&self, r: Result<T, RedisError>) -> Result<T, StoreError> {
+        self.failing.store(r.is_err(), Ordering::Relaxed);
+        r.map_err(|e| {
+            if is_transient(&e) {
+                StoreError::Unavailable(e.to_string())
+            } else {
+                StoreError::Backend(e.to_string())
+            }
+        })
+    }
+
+    /// Bounds a whole call (reconnect, script load and round trips) to `limit`: a server that
+    /// swallows packets must not hold a webhook past the point where Twitch gives up.
+    pub(super) async fn bounded<T>(
+        &self,
+        limit: Duration,
+        call: impl std::future::Future<Output = Result<T, StoreError>>,
+    ) -> Result<T, StoreError> {
+        match tokio::time::timeout(limit, call).await {
+            Ok(r) => r,
+            Err(_) => {
+                self.failing.store(true, Ordering::Relaxed);
+                Err(StoreError::Unavailable(format!(
+                    "no answer within {} s",
+                    limit.as_secs()
+                )))
+            }
+        }
+    }
+
+    pub(super) async fn append(
+        &self,
+        event: Event,
+        received_ms: i64,
+    ) -> Result<Appended, StoreError> {
+        let (event, body) = super::body_of(event);
+        let mut conn = self.conn.clone();
+        let r: Result<(i64, u64), _> = self
+            .scripts
+            .append
+            .key(keys::seen(&event.id))
+            .key(keys::SEQ)
+            .key(keys::EVENTS)
+            .key(keys::CHANNELS)
+            .key(keys::EPOCH)
+            .arg(&body)
+            .arg(&event.kind)
+            .arg(&event.channel.login)
+            .arg(received_ms)
+            .arg(&event.id)
+            .arg(DEDUPE_TTL_S)
+            .arg(&event.channel.id)
+            .arg(super::tokens::new_epoch())
+            .invoke_async(&mut conn)
+            .await;
+        Ok(match self.checked(r)? {
+            (1, seq) => Appended::Stored(seq),
+            _ => Appended::Duplicate,
+        })
+    }
+
+    pub(super) async fn revoke(
+        &self,
+        message_id: String,
+        sub: &Subscription,
+        received_ms: i64,
+    ) -> Result<bool, StoreError> {
+        let mut conn = self.conn.clone();
+        let id = sub.condition_broadcaster_id().unwrap_or_default();
+        let login: Option<String> = self.checked(conn.hget(keys::CHANNELS, id).await)?;
+        let info = super::revocation_info(sub, login);
+        let record = serde_json::json!({ "subscription": info, "received_ms": received_ms });
+        let r: Result<i64, _> = self
+            .scripts
+            .revoke
+            .key(keys::seen(&message_id))
+            .key(keys::REVOCATIONS)
+            .key(keys::STATUS)
+            .arg(&message_id)
+            .arg(record.to_string())
+            .arg(super::revocation_frame(&info))
+            .arg(DEDUPE_TTL_S)
+            .invoke_async(&mut conn)
+            .await;
+        Ok(self.checked(r)? == 1)
+    }
+
+    pub(super) async fn publish_status(&self, frame: String) -> Result<(), StoreError> {
+        let mut conn = self.conn.clone();
+        let r: Result<String, _> = ::redis::cmd("XADD")
+            .arg(keys::STATUS)
+            .arg("MAXLEN")
+            .arg("~")
+            .arg(1000)
+            .arg("*")
+            .arg("f")
+            .arg(frame)
+            .query_async(&mut conn)
+            .await;
+        self.checked(r).map(|_| ())
+    }
+
+    /// The lowest seq from which entries were received at or after `ms` (0 when empty).
+    async fn seek(&self, ms: i64) -> Result<u64, StoreError> {
+        let mut conn = self.conn.clone();
+        let r = self
+            .scripts
+            .seek
+            .key(keys::EVENTS)
+            .arg(ms)
+            .invoke_async(&mut conn)
+            .await;
+        self.checked(r)
+    }
+
+    pub(super) async fn prune(&self, cutoff_ms: i64) -> Result<usize, StoreError> {
+        let from = self.seek(cutoff_ms).await?;
+        let mut conn = self.conn.clone();
+        let deleted: usize = if from == 0 {
+            0
+        } else {
+            let r = ::redis::cmd("XTRIM")
+                .arg(keys::EVENTS)
+                .arg("MINID")
+                .arg(format!("{from}-0"))
+                .query_async(&mut conn)
+                .await;
+            self.checked(r)?
+        };
+        let records: Vec<(String, String)> = self.checked(conn.hgetall(keys::REVOCATIONS).await)?;
+        let old: Vec<String> = records
+            .into_iter()
+            .filter(|(_, json)| {
+                serde_json::from_str::<serde_json::Value>(json)
+                    .ok()
+                    .and_then(|v| v["received_ms"].as_i64())
+                    .is_some_and(|ms| ms < cutoff_ms)
+            })
+            .map(|(id, _)| id)
+            .collect();
+        if !old.is_empty() {
+            let r: Result<i64, _> = conn.hdel(keys::REVOCATIONS, old).await;
+            self.checked(r)?;
+        }
+        Ok(deleted)
+    }
+
+    pub(super) fn healthy(&self) -> bool {
+        !self.failing.load(Ordering::Relaxed) && self.tailing.load(Ordering::Relaxed)
+    }
+
+    pub(super) async fn head(&self) -> Result<Head, StoreError> {
+        let mut conn = self.conn.clone();
+        let r: Result<(u64, u64), _> = self
+            .scripts
+            .head
+            .key(keys::EVENTS)
+            .key(keys::SEQ)
+            .invoke_async(&mut conn)
+            .await;
+        let (first_seq, last_seq) = self.checked(r)?;
+        Ok(Head {
+            first_seq,
+            last_seq,
+        })
+    }
+
+    pub(super) fn epoch(&self) -> Arc<str> {
+        self.epoch.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    fn set_epoch(&self, epoch: String) {
+        *self.epoch.write().unwrap_or_else(|p| p.into_inner()) = epoch.into();
+    }
+
+    pub(super) async fn rows(&self, q: Query) -> Result<Page<Row>, StoreError> {
+        let channels: Vec<String> = q.channels.iter().map(|c| c.to_lowercase()).collect();
+        let mut cursor = q.after;
+        let mut events = Vec::new();
+        let mut head = None;
+        loop {
+            let want = q.limit as usize - events.len();
+            let mut conn = self.conn.clone();
+            let r: Result<Vec<Value>, _> = self
+                .scripts
+                .page
+                .key(keys::EVENTS)
+                .key(keys::SEQ)
+                .arg(cursor)
+                .arg(want)
+                .arg(SCAN_BUDGET)
+                .arg(channels.len())
+                .arg(&channels)
+                .arg(&q.types)
+                .invoke_async(&mut conn)
+                .await;
+            let reply = self.checked(r)?;
+            let bad = || StoreError::Backend("unexpected reply to the page script".into());
+            let [first, last, scanned, found @ ..] = reply.as_slice() else {
+                return Err(bad());
+            };
+            let (first, last, scanned) = (
+                number(first).ok_or_else(bad)?,
+                number(last).ok_or_else(bad)?,
+                number(scanned).ok_or_else(bad)?,
+            );
+            let head = head.get_or_insert(Head {
+                first_seq: first,
+                last_seq: last,
+            });
+            // Events appended since the first call may be in this page: never claim a head
+            // below them.
+            head.last_seq = head.last_seq.max(last);
+            if first > cursor + 1 && first > head.first_seq {
+                // Retention trimmed what this read had not reached yet (another instance's
+                // prune between two calls): stop here, and say there is more, so the next read
+                // starts past `cursor` and reports the gap.
+                return Ok(Page {
+                    events,
+                    head: *head,
+                    more: true,
+                });
+            }
+            for pair in found.chunks_exact(2) {
+                events.push(Row {
+                    seq: number(&pair[0]).ok_or_else(bad)?,
+                    body: text(&pair[1]).ok_or_else(bad)?,
+                });
+            }
+            let progressed = scanned > cursor;
+            cursor = scanned;
+            let full = events.len() >= q.limit as usize;
+            if full || !progressed || cursor >= last {
+                return Ok(Page {
+                    events,
+                    head: *head,
+                    more: full,
+                });
+            }
+        }
+    }
+
+    pub(super) async fn stats(
+        &self,
+        channel: Option<String>,
+        since_ms: i64,
+    ) -> Result<BTreeMap<String, u64>, StoreError> {
+        let mut counts = BTreeMap::new();
+        let start = self.seek(since_ms).await?;
+        if start == 0 {
+            return Ok(counts);
+        }
+        let mut cursor = start - 1;
+        loop {
+            let mut conn = self.conn.clone();
+            let r: Result<Vec<Value>, _> = self
+                .scripts
+                .count
+                .key(keys::EVENTS)
+                .arg(cursor)
+                .arg(SCAN_BUDGET)
+                .arg(since_ms)
+                .arg(channel.as_deref().unwrap_or(""))
+                .invoke_async(&mut conn)
+                .await;
+            let reply = self.checked(r)?;
+            let bad = || StoreError::Backend("unexpected reply to the count script".into());
+            let [scanned, done, found @ ..] = reply.as_slice() else {
+                return Err(bad());
+            };
+            for pair in found.chunks_exact(2) {
+                *counts.entry(text(&pair[0]).ok_or_else(bad)?).or_insert(0) +=
+                    number(&pair[1]).ok_or_else(bad)?;
+            }
+            cursor = number(scanned).ok_or_else(bad)?;
+            if number(done) == Some(1) {
+                return Ok(counts);
+            }
+        }
+    }
+
+    pub(super) async fn authenticate(&self, token: &str) -> Result<Option<ClientId>, StoreError> {
+        let mut conn = self.conn.clone();
+        let hash = super::hash_token(token);
+        self.checked(conn.hget(keys::TOKENS, hash).await)
+    }
+
+    pub(super) async fn client_ids(&self) -> Result<Vec<ClientId>, StoreError> {
+        let mut conn = self.conn.clone();
+        self.checked(conn.hvals(keys::TOKENS).await)
+    }
+
+    pub(super) async fn add_client(&self, name: &str) -> Result<String, StoreError> {
+        let token = super::new_token();
+        let mut conn = self.conn.clone();
+        let r: Result<i64, _> = self
+            .scripts
+            .add_client
+            .key(keys::CLIENTS)
+            .key(keys::TOKENS)
+            .key(keys::CLIENT_IDS)
+            .arg(name)
+            .arg(super::hash_token(&token))
+            .arg(onair_common::time::now())
+            .invoke_async(&mut conn)
+            .await;
+        match self.checked(r)? {
+            0 => Err(super::taken(name)),
+            _ => Ok(token),
+        }
+    }
+
+    pub(super) async fn clients(&self) -> Result<Vec<ClientInfo>, StoreError> {
+        let mut conn = self.conn.clone();
+        let all: Vec<(String, String)> = self.checked(conn.hgetall(keys::CLIENTS).await)?;
+        let mut list: Vec<ClientInfo> = all
+            .into_iter()
+            .filter_map(|(name, record)| {
+                let mut parts = record.split('\t');
+                let id = parts.next()?.parse().ok()?;
+                let _hash = parts.next()?;
+                Some(ClientInfo {
+                    id,
+                    name,
+                    created_at: parts.next()?.to_owned(),
+                })
+            })
+            .collect();
+        list.sort_by_key(|c| c.id);
+        Ok(list)
+    }
+
+    pub(super) async fn remove_client(&self, name: &str) -> Result<(), StoreError> {
+        let mut conn = self.conn.clone();
+        let r: Result<i64, _> = self
+            .scripts
+            .remove_client
+            .key(keys::CLIENTS)
+            .key(keys::TOKENS)
+            .arg(name)
+            .invoke_async(&mut conn)
+            .await;
+        match self.checked(r)? {
+            0 => Err(super::unknown(name)),
+            _ => Ok(()),
+        }
+    }
+
+    pub(super) async fn insert_with_seqs(
+        &self,
+        events: Vec<(Event, i64)>,
+    ) -> Result<(), StoreError> {
+        let mut conn = self.conn.clone();
+        let now_ms = jiff::Timestamp::now().as_millisecond();
+        let mut call = self.scripts.import.key(keys::EVENTS);
+        call.key(keys::SEQ).key(keys::CHANNELS).arg(keys::seen(""));
+        for (event, received_ms) in events {
+            let seq = event.seq.unwrap_or(0);
+            // Twitch may still redeliver what the old store acknowledged in the last hour.
+            let age_s = (now_ms - received_ms).max(0) as u64 / 1000;
+            let ttl = DEDUPE_TTL_S.saturating_sub(age_s);
+            let (event, body) = super::body_of(event);
+            call.arg(seq)
+                .arg(body)
+                .arg(&event.kind)
+                .arg(&event.channel.login)
+                .arg(received_ms)
+                .arg(&event.id)
+                .arg(&event.channel.id)
+                .arg(ttl);
+        }
+        let r: Result<u64, _> = call.invoke_async(&mut conn).await;
+        match r {
+            Err(e) if e.code() == Some("IMPORT") => Err(StoreError::Import(format!(
+                "event {}: importing it would give one seq two events; import into an empty \
+                 store, or export with --after the store's last seq",
+                e.detail().unwrap_or("a seq is taken")
+            ))),
+            r => self.checked(r).map(|_| ()),
+        }
+    }
+
+    /// The id of the newest status entry ("0" when there is none), where a reader starts.
+    async fn newest_status(&self) -> Result<String, RedisError> {
+        let mut conn = self.conn.clone();
+        let newest: Vec<(String, Vec<(String, String)>)> = ::redis::cmd("XREVRANGE")
+            .arg(keys::STATUS)
+            .arg("+")
+            .arg("-")
+            .arg("COUNT")
+            .arg(1)
+            .query_async(&mut conn)
+            .await?;
+        Ok(newest.first().map_or_else(|| "0".into(), |e| e.0.clone()))
+    }
+
+    /// The server's epoch and last seq, starting a new epoch first when it was flushed or its
+    /// counter went back below `fed` (see [`scripts::CHECK`]).
+    async fn check(&self, epoch: &str, fed: u64) -> Result<(String, u64), RedisError> {
+        let mut conn = self.conn.clone();
+        self.scripts
+            .check
+            .key(keys::EPOCH)
+            .key(keys::SEQ)
+            .arg(epoch)
+            .arg(fed)
+            .arg(super::tokens::new_epoch())
+            .invoke_async(&mut conn)
+            .await
+    }
+
+    pub(super) async fn probe(&self) -> Result<(), StoreError> {
+        self.head().await.map(|_| ())
+    }
+}
+
+/// Sets an epoch when the server has none (a new or flushed Redis), then reads it.
+async fn ensure_epoch(conn: &mut ConnectionManager) -> Result<String, RedisError> {
+    let _: Option<String> = ::redis::cmd("SET")
+        .arg(keys::EPOCH)
+        .arg(super::tokens::new_epoch())
+        .arg("NX")
+        .query_async(conn)
+        .await?;
+    conn.get(keys::EPOCH).await
+}
+
+/// An integer reply, or a string holding one.
+fn number(v: &Value) -> Option<u64> {
+    match v {
+        Value::Int(i) => u64::try_from(*i).ok(),
+        Value::BulkString(b) => std::str::from_utf8(b).ok()?.parse().ok(),
+        Value::SimpleString(s) => s.parse().ok(),
+        _ => None,
+    }
+}
+
+fn text(v: &Value) -> Option<String> {
+    match v {
+        Value::BulkString(b) => String::from_utf8(b.clone()).ok(),
+        Value::SimpleString(s) => Some(s.clone()),
+        Value::Int(i) => Some(i.to_string()),
+        _ => None,
+    }
+}

@@ -1,0 +1,318 @@
+//! The embedded engine: one SQLite file with events under the relay's increasing `seq` (unique
+//! on Twitch's message id), revocations, and client token hashes. One writer thread commits in
+//! groups (see [`writer`]); readers come from a small pool and run on the blocking thread pool.
+
+pub(super) mod clients;
+mod insert;
+mod prune;
+mod schema;
+mod writer;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use onair_common::Event;
+use onair_common::eventsub::Subscription;
+use rusqlite::{Connection, params_from_iter};
+
+use super::{Appended, ClientId, ClientInfo, Feed, Head, Page, Query, Row, StoreError};
+use writer::Writer;
+
+/// How many idle read connections are kept.
+const MAX_IDLE_READERS: usize = 8;
+/// Reads running at once on the blocking pool. Each may open a connection (three descriptors
+/// with WAL), so without a cap a burst of replays could take the descriptors `accept` needs.
+const MAX_CONCURRENT_READS: usize = 16;
+
+fn open_error(path: &Path, e: impl std::fmt::Display) -> StoreError {
+    StoreError::Open {
+        what: format!("database {}", path.display()),
+        reason: e.to_string(),
+    }
+}
+
+/// The SQLite engine: a pool of read connections, and the writer once started.
+#[derive(Debug, Clone)]
+pub(super) struct Sqlite {
+    path: Arc<PathBuf>,
+    // Idle connections; the lock is held only to push or pop, never across a query or an await.
+    idle: Arc<Mutex<Vec<Connection>>>,
+    reads: Arc<tokio::sync::Semaphore>,
+    // Written once when the database is created; read at open rather than per welcome.
+    epoch: Arc<str>,
+    writer: Option<Writer>,
+    feed: Option<Arc<dyn Feed>>,
+}
+
+/// The writer thread, joined at stop.
+#[derive(Debug)]
+pub(super) struct Running {
+    writer: Writer,
+    thread: std::thread::JoinHandle<()>,
+}
+
+impl Running {
+    pub(super) async fn stop(self) {
+        self.writer.stop().await;
+        let thread = self.thread;
+        let _ = tokio::task::spawn_blocking(move || thread.join()).await;
+    }
+}
+
+impl Sqlite {
+    /// Opens the database, creating the file and tables when missing.
+    pub(super) fn open(path: &Path) -> Result<Self, StoreError> {
+        let conn = schema::open(path)?;
+        schema::migrate(&conn, path)?;
+        let epoch: String = conn
+            .query_row("SELECT value FROM meta WHERE key = 'epoch'", [], |r| {
+                r.get(0)
+            })
+            .map_err(|e| open_error(path, e))?;
+        Ok(Self {
+            path: Arc::new(path.to_owned()),
+            idle: Arc::new(Mutex::new(vec![conn])),
+            reads: Arc::new(tokio::sync::Semaphore::new(MAX_CONCURRENT_READS)),
+            epoch: epoch.into(),
+            writer: None,
+            feed: None,
+        })
+    }
+
+    /// The database file.
+    pub(super) fn path(&self) -> &Path {
+        &self.path
+    }
+
+    pub(super) fn start(&mut self, feed: Arc<dyn Feed>) -> Result<Running, StoreError> {
+        let (writer, thread) = Writer::start(&self.path, feed.clone())?;
+        self.writer = Some(writer.clone());
+        self.feed = Some(feed);
+        Ok(Running { writer, thread })
+    }
+
+    fn writer(&self) -> Result<&Writer, StoreError> {
+        self.writer.as_ref().ok_or(StoreError::Closed)
+    }
+
+    pub(super) async fn append(
+        &self,
+        event: Event,
+        received_ms: i64,
+    ) -> Result<Appended, StoreError> {
+        self.writer()?.append(event, received_ms).await
+    }
+
+    pub(super) async fn revoke(
+        &self,
+        message_id: String,
+        sub: &Subscription,
+        received_ms: i64,
+    ) -> Result<bool, StoreError> {
+        let id = sub
+            .condition_broadcaster_id()
+            .unwrap_or_default()
+            .to_owned();
+        let login = self
+            .read(move |c| channel_login(c, &id))
+            .await
+            .ok()
+            .flatten();
+        let info = super::revocation_info(sub, login);
+        let new = self
+            .writer()?
+            .revoke(message_id, info.clone(), received_ms)
+            .await?;
+        if new {
+            self.publish_status(super::revocation_frame(&info));
+        }
+        Ok(new)
+    }
+
+    pub(super) fn publish_status(&self, frame: String) {
+        if let Some(feed) = &self.feed {
+            feed.status(frame);
+        }
+    }
+
+    pub(super) async fn prune(&self, cutoff_ms: i64) -> Result<usize, StoreError> {
+        self.writer()?.prune(cutoff_ms).await
+    }
+
+    pub(super) fn healthy(&self) -> bool {
+        self.writer.as_ref().is_none_or(|w| !w.failing())
+    }
+
+    /// Runs `f` on a read connection, synchronously (CLI commands).
+    fn with_conn<T>(
+        &self,
+        f: impl FnOnce(&Connection) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let popped = self.idle.lock().unwrap_or_else(|p| p.into_inner()).pop();
+        let conn = match popped {
+            Some(c) => c,
+            None => schema::open(&self.path)?,
+        };
+        let out = f(&conn);
+        let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
+        if idle.len() < MAX_IDLE_READERS {
+            idle.push(conn);
+        }
+        out
+    }
+
+    /// Runs `f` on a read connection on the blocking pool.
+    async fn read<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        let permit = self
+            .reads
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(|_| StoreError::Closed)?;
+        let store = self.clone();
+        tokio::task::spawn_blocking(move || {
+            let _permit = permit;
+            store.with_conn(f)
+        })
+        .await
+        .map_err(|_| StoreError::Closed)?
+    }
+
+    pub(super) async fn head(&self) -> Result<Head, StoreError> {
+        self.read(head).await
+    }
+
+    pub(super) fn epoch(&self) -> Arc<str> {
+        self.epoch.clone()
+    }
+
+    pub(super) async fn rows(&self, q: Query) -> Result<Page<Row>, StoreError> {
+        self.read(move |c| rows(c, &q)).await
+    }
+
+    pub(super) async fn stats(
+        &self,
+        channel: Option<String>,
+        since_ms: i64,
+    ) -> Result<BTreeMap<String, u64>, StoreError> {
+        self.read(move |c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT type, COUNT(*) FROM events
+                 WHERE received_ms >= ?1 AND (?2 IS NULL OR channel_login = ?2) GROUP BY type",
+            )?;
+            let rows = stmt.query_map(rusqlite::params![since_ms, channel], |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?.max(0) as u64))
+            })?;
+            Ok(rows.collect::<Result<_, _>>()?)
+        })
+        .await
+    }
+
+    pub(super) async fn authenticate(&self, token: String) -> Result<Option<ClientId>, StoreError> {
+        self.read(move |c| clients::authenticate(c, &token)).await
+    }
+
+    pub(super) async fn client_ids(&self) -> Result<Vec<ClientId>, StoreError> {
+        self.read(clients::ids).await
+    }
+
+    pub(super) fn add_client(&self, name: &str) -> Result<String, StoreError> {
+        self.with_conn(|c| clients::add(c, name))
+    }
+
+    pub(super) fn clients(&self) -> Result<Vec<ClientInfo>, StoreError> {
+        self.with_conn(clients::list)
+    }
+
+    pub(super) fn remove_client(&self, name: &str) -> Result<(), StoreError> {
+        self.with_conn(|c| clients::remove(c, name))
+    }
+
+    pub(super) async fn insert_with_seqs(
+        &self,
+        events: Vec<(Event, i64)>,
+    ) -> Result<(), StoreError> {
+        let path = self.path.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut conn = schema::open(&path)?;
+            insert::with_seqs(&mut conn, events)
+        })
+        .await
+        .map_err(|_| StoreError::Closed)?
+    }
+
+    /// A write that changes nothing, and a read.
+    pub(super) fn probe(&self) -> Result<(), StoreError> {
+        self.with_conn(|c| {
+            c.execute_batch("BEGIN IMMEDIATE; ROLLBACK;")?;
+            head(c).map(|_| ())
+        })
+    }
+}
+
+/// The login last seen for a channel id, to name channels in revocations.
+fn channel_login(conn: &Connection, id: &str) -> Result<Option<String>, StoreError> {
+    use rusqlite::OptionalExtension;
+    Ok(conn
+        .query_row(
+            "SELECT channel_login FROM events WHERE channel_id = ?1 AND channel_login != ''
+             ORDER BY seq DESC LIMIT 1",
+            [id],
+            |r| r.get(0),
+        )
+        .optional()?)
+}
+
+fn head(conn: &Connection) -> Result<Head, StoreError> {
+    // sqlite_sequence remembers the highest seq ever given, even after pruning everything.
+    let (first, last): (Option<i64>, Option<i64>) = conn.query_row(
+        "SELECT (SELECT MIN(seq) FROM events),
+                MAX((SELECT COALESCE(MAX(seq), 0) FROM events),
+                    COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'events'), 0))",
+        [],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )?;
+    let last_seq = last.unwrap_or(0).max(0) as u64;
+    let first_seq = first.map_or(last_seq + 1, |f| f.max(0) as u64);
+    Ok(Head {
+        first_seq,
+        last_seq,
+    })
+}
+
+fn rows(conn: &Connection, q: &Query) -> Result<Page<Row>, StoreError> {
+    let tx = conn.unchecked_transaction()?;
+    let mut sql = String::from("SELECT seq, body FROM events WHERE seq > ?");
+    let mut args: Vec<rusqlite::types::Value> =
+        vec![i64::try_from(q.after).unwrap_or(i64::MAX).into()];
+    // Logins compare without case, as the live filter does (`Subscribe::accepts`).
+    for (column, values) in [
+        ("channel_login COLLATE NOCASE", &q.channels),
+        ("type", &q.types),
+    ] {
+        if !values.is_empty() {
+            let marks = vec!["?"; values.len()].join(",");
+            sql.push_str(&format!(" AND {column} IN ({marks})"));
+            args.extend(values.iter().map(|v| v.clone().into()));
+        }
+    }
+    sql.push_str(" ORDER BY seq LIMIT ?");
+    args.push(i64::from(q.limit).into());
+    let mut stmt = tx.prepare_cached(&sql)?;
+    let found = stmt.query_map(params_from_iter(args), |r| {
+        Ok(Row {
+            seq: r.get::<_, i64>(0)? as u64,
+            body: r.get(1)?,
+        })
+    })?;
+    let events = found.collect::<Result<Vec<_>, _>>()?;
+    drop(stmt);
+    let head = head(&tx)?;
+    tx.finish()?;
+    let more = events.len() == q.limit as usize;
+    Ok(Page { events, head, more })
+}
