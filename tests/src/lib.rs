@@ -10,6 +10,7 @@ pub mod eventsub;
 pub mod eventsub_ws;
 pub mod helix;
 pub mod irc;
+pub mod load;
 pub mod pebble;
 pub mod redis_server;
 pub mod relay;

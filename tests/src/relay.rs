@@ -205,6 +205,35 @@ impl TestRelay {
     }
 }
 
+/// Every event the relay at `base` stores, as `(seq, message id)`, paged through `/api/events`
+/// as a script would.
+pub async fn stored_events(base: &str, token: &str) -> Vec<(u64, String)> {
+    let http = reqwest::Client::new();
+    let mut stored: Vec<(u64, String)> = Vec::new();
+    loop {
+        let after = stored.last().map_or(0, |(seq, _)| *seq);
+        let page: serde_json::Value = http
+            .get(format!("{base}/api/events?after={after}&limit=1000"))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let events = page["events"].as_array().unwrap();
+        if events.is_empty() {
+            return stored;
+        }
+        stored.extend(events.iter().map(|e| {
+            (
+                e["seq"].as_u64().unwrap(),
+                e["id"].as_str().unwrap().to_owned(),
+            )
+        }));
+    }
+}
+
 /// A WebSocket client of the relay.
 #[derive(Debug)]
 pub struct WsClient {

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use onair_common::wire::{ServerFrame, Subscribe};
 use onair_tests::eventsub::{Delivery, Sender};
 use onair_tests::redis_server::RedisServer;
-use onair_tests::relay::{SECRET, WsClient};
+use onair_tests::relay::{SECRET, WsClient, stored_events};
 use onair_tests::relay_process::{Options, RelayProcess};
 
 /// What one client saw: `(seq, message id)` in arrival order.
@@ -156,30 +156,7 @@ async fn three_instances_one_order_nothing_lost() {
     );
 
     // What the store holds: every acknowledged id once, under seqs 1..=N without holes.
-    let http = reqwest::Client::new();
-    let mut stored = Vec::new();
-    loop {
-        let after = stored.last().map_or(0, |(s, _): &(u64, String)| *s);
-        let page: serde_json::Value = http
-            .get(format!("{}/api/events?after={after}&limit=1000", bases[2]))
-            .bearer_auth(&token)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        let events = page["events"].as_array().unwrap();
-        if events.is_empty() {
-            break;
-        }
-        for e in events {
-            stored.push((
-                e["seq"].as_u64().unwrap(),
-                e["id"].as_str().unwrap().to_owned(),
-            ));
-        }
-    }
+    let stored = stored_events(&bases[2], &token).await;
     let n = stored.len() as u64;
     assert_eq!(
         stored.iter().map(|(s, _)| *s).collect::<Vec<_>>(),

@@ -163,7 +163,8 @@ pub trait Feed: Send + Sync + std::fmt::Debug {
 #[derive(Debug, Clone)]
 enum Engine {
     Sqlite(sqlite::Sqlite),
-    Redis(redis::Redis),
+    // Boxed: its client keeps the connection settings (TLS included) inline.
+    Redis(Box<redis::Redis>),
 }
 
 /// A cheap, cloneable handle to the store.
@@ -199,7 +200,9 @@ impl Store {
 
     /// Connects to the Redis (or Valkey) server at `url` (`redis://` or `rediss://`).
     pub async fn open_redis(url: &str) -> Result<Self, StoreError> {
-        Ok(Self(Engine::Redis(redis::Redis::connect(url).await?)))
+        Ok(Self(Engine::Redis(Box::new(
+            redis::Redis::connect(url).await?,
+        ))))
     }
 
     /// Opens the engine the config names: Redis when `relay.redis_url` is set, else the SQLite

@@ -134,34 +134,7 @@ async fn main() {
     }
 
     // What the store holds, through the API.
-    let http = reqwest::Client::new();
-    let mut stored: Vec<(u64, String)> = Vec::new();
-    let mut after = 0;
-    loop {
-        let page: serde_json::Value = http
-            .get(format!(
-                "{}/api/events?after={after}&limit=1000",
-                relay.base()
-            ))
-            .bearer_auth(&token)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        let events = page["events"].as_array().unwrap();
-        if events.is_empty() {
-            break;
-        }
-        for e in events {
-            stored.push((
-                e["seq"].as_u64().unwrap(),
-                e["id"].as_str().unwrap().to_owned(),
-            ));
-        }
-        after = stored.last().unwrap().0;
-    }
+    let stored = onair_tests::relay::stored_events(&relay.base(), &token).await;
 
     // And what a client resuming from the start receives over /ws.
     let url = format!("ws://127.0.0.1:{}/ws?token={token}", relay.port);

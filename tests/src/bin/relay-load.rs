@@ -12,15 +12,14 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // A load script: panics report.
 
 use onair_tests::bins::arg;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use onair_tests::load::blast;
 use std::time::{Duration, Instant};
 
 use axum::body::Bytes;
 use axum::http::StatusCode;
 use onair_common::wire::Subscribe;
-use onair_tests::eventsub::{Delivery, Sender};
-use onair_tests::relay::{SECRET, TestRelay, WsClient};
+use onair_tests::eventsub::Delivery;
+use onair_tests::relay::{TestRelay, WsClient};
 use tokio::sync::mpsc;
 
 #[tokio::main]
@@ -35,10 +34,10 @@ async fn main() {
         "== intake: {seconds} s each, {concurrency} concurrent senders, 2 cores shared with the loader"
     );
     let bare = bare_endpoint().await;
-    let bare_rate = blast(&bare, seconds, concurrency).await;
+    let bare_rate = blast(&[bare], seconds, concurrency).await;
     println!("bare axum endpoint (reads body, 204):      {bare_rate:>9.0} req/s");
     let relay = TestRelay::start(&dir.path().join("intake.sqlite3")).await;
-    let relay_rate = blast(&relay.base, seconds, concurrency).await;
+    let relay_rate = blast(std::slice::from_ref(&relay.base), seconds, concurrency).await;
     println!("relay (verify + commit + fan-out, 204):    {relay_rate:>9.0} req/s");
     println!(
         "ratio relay / bare:                        {:>9.2}",
@@ -67,35 +66,6 @@ async fn bare_endpoint() -> String {
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move { axum::serve(listener, app).await });
     format!("http://{addr}")
-}
-
-/// Posts freshly signed notifications from `concurrency` tasks for `seconds`; 2xx per second.
-async fn blast(base: &str, seconds: u64, concurrency: u64) -> f64 {
-    let ok = Arc::new(AtomicU64::new(0));
-    let stop = Arc::new(AtomicBool::new(false));
-    let body = onair_tests::eventsub::fixture("channel.follow");
-    let start = Instant::now();
-    let tasks: Vec<_> = (0..concurrency)
-        .map(|i| {
-            let (ok, stop, body) = (ok.clone(), stop.clone(), body.clone());
-            let sender = Sender::pooled(base, SECRET, i as usize);
-            tokio::spawn(async move {
-                while !stop.load(Ordering::Relaxed) {
-                    let mut d = Delivery::fixture("channel.follow");
-                    d.body.clone_from(&body);
-                    if sender.send(&d).await.status().is_success() {
-                        ok.fetch_add(1, Ordering::Relaxed);
-                    }
-                }
-            })
-        })
-        .collect();
-    tokio::time::sleep(Duration::from_secs(seconds)).await;
-    stop.store(true, Ordering::Relaxed);
-    for t in tasks {
-        t.await.unwrap();
-    }
-    ok.load(Ordering::Relaxed) as f64 / start.elapsed().as_secs_f64()
 }
 
 async fn fan_out(db: &std::path::Path, clients: u64, rounds: u64) {

@@ -16,13 +16,12 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // A load script: panics report.
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use onair_common::wire::{ServerFrame, Subscribe};
 use onair_tests::bins::arg;
 use onair_tests::eventsub::{Delivery, Sender};
+use onair_tests::load::blast;
 use onair_tests::redis_server::RedisServer;
 use onair_tests::relay::{SECRET, WsClient};
 use onair_tests::relay_process::{Options, RelayProcess};
@@ -114,37 +113,6 @@ async fn main() {
     let three = Deployment::start(3, true).await;
     let spread = fan_out(&three, clients, rounds).await;
     report("3 relays, Redis", &spread, &base);
-}
-
-/// Posts freshly signed notifications from `concurrency` tasks for `seconds`; 204s per second.
-async fn blast(bases: &[String], seconds: u64, concurrency: u64) -> f64 {
-    let ok = Arc::new(AtomicU64::new(0));
-    let stop = Arc::new(AtomicBool::new(false));
-    let start = Instant::now();
-    let tasks: Vec<_> = (0..concurrency as usize)
-        .map(|i| {
-            let (ok, stop) = (ok.clone(), stop.clone());
-            let sender = Sender::pooled(&bases[i % bases.len()], SECRET, i);
-            tokio::spawn(async move {
-                while !stop.load(Ordering::Relaxed) {
-                    let d = Delivery::fixture("channel.follow");
-                    if sender
-                        .try_send(&d)
-                        .await
-                        .is_ok_and(|r| r.status().is_success())
-                    {
-                        ok.fetch_add(1, Ordering::Relaxed);
-                    }
-                }
-            })
-        })
-        .collect();
-    tokio::time::sleep(Duration::from_secs(seconds)).await;
-    stop.store(true, Ordering::Relaxed);
-    for t in tasks {
-        t.await.unwrap();
-    }
-    ok.load(Ordering::Relaxed) as f64 / start.elapsed().as_secs_f64()
 }
 
 /// Connects `clients` sockets spread over the deployment's instances, then times `rounds`

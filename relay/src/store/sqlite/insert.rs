@@ -25,19 +25,7 @@ pub(super) fn insert_event(
         return Ok(None);
     }
     let (event, body) = crate::store::body_of(event);
-    tx.prepare_cached(
-        "INSERT INTO events (message_id, type, channel_id, channel_login, received_ms, body)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-    )?
-    .execute(params![
-        event.id,
-        event.kind,
-        event.channel.id,
-        event.channel.login,
-        received_ms,
-        body
-    ])?;
-    let seq = tx.last_insert_rowid() as u64;
+    let seq = insert_row(tx, None, &event, received_ms, &body)?;
     Ok(Some(Arc::new(Stored {
         seq,
         kind: event.kind,
@@ -90,20 +78,32 @@ pub(super) fn with_seqs(
             )));
         }
         let (event, body) = crate::store::body_of(event);
-        tx.prepare_cached(
-            "INSERT INTO events (seq, message_id, type, channel_id, channel_login, received_ms,
-             body) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-        )?
-        .execute(params![
-            seq as i64,
-            event.id,
-            event.kind,
-            event.channel.id,
-            event.channel.login,
-            received_ms,
-            body
-        ])?;
+        insert_row(&tx, Some(seq), &event, received_ms, &body)?;
     }
     tx.commit()?;
     Ok(())
+}
+
+/// Inserts one event row under `seq`, or the next seq when `None`; returns the seq.
+fn insert_row(
+    tx: &rusqlite::Transaction<'_>,
+    seq: Option<u64>,
+    event: &Event,
+    received_ms: i64,
+    body: &str,
+) -> rusqlite::Result<u64> {
+    tx.prepare_cached(
+        "INSERT INTO events (seq, message_id, type, channel_id, channel_login, received_ms, body)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    )?
+    .execute(params![
+        seq.map(|s| s as i64),
+        event.id,
+        event.kind,
+        event.channel.id,
+        event.channel.login,
+        received_ms,
+        body
+    ])?;
+    Ok(tx.last_insert_rowid() as u64)
 }

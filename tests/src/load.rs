@@ -1,0 +1,43 @@
+//! What the load scripts share: an intake loader that every intake figure comes from, so
+//! figures from different scripts compare.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use crate::eventsub::{Delivery, Sender};
+use crate::relay::SECRET;
+
+/// Posts freshly signed notifications from `concurrency` tasks for `seconds`, spread round robin
+/// over `bases` and over a pool of loopback source addresses; returns 2xx answers per second.
+pub async fn blast(bases: &[String], seconds: u64, concurrency: u64) -> f64 {
+    let ok = Arc::new(AtomicU64::new(0));
+    let stop = Arc::new(AtomicBool::new(false));
+    let body = crate::eventsub::fixture("channel.follow");
+    let start = Instant::now();
+    let tasks: Vec<_> = (0..concurrency as usize)
+        .map(|i| {
+            let (ok, stop, body) = (ok.clone(), stop.clone(), body.clone());
+            let sender = Sender::pooled(&bases[i % bases.len()], SECRET, i);
+            tokio::spawn(async move {
+                while !stop.load(Ordering::Relaxed) {
+                    let mut d = Delivery::fixture("channel.follow");
+                    d.body.clone_from(&body);
+                    if sender
+                        .try_send(&d)
+                        .await
+                        .is_ok_and(|r| r.status().is_success())
+                    {
+                        ok.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+            })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_secs(seconds)).await;
+    stop.store(true, Ordering::Relaxed);
+    for t in tasks {
+        t.await.unwrap();
+    }
+    ok.load(Ordering::Relaxed) as f64 / start.elapsed().as_secs_f64()
+}
