@@ -35,8 +35,35 @@ pub(super) fn split(list: Option<String>) -> Vec<String> {
     .unwrap_or_default()
 }
 
+/// Events printed by a tail, against `--count`.
+pub(super) struct Printed {
+    json: bool,
+    count: Option<u64>,
+    printed: u64,
+}
+
+impl Printed {
+    pub(super) fn new(json: bool, count: Option<u64>) -> Self {
+        Self {
+            json,
+            count,
+            printed: 0,
+        }
+    }
+
+    /// Prints one event; `true` when the tail is done: its reader has gone, or `--count` events
+    /// are out.
+    pub(super) fn event(&mut self, event: &Event) -> bool {
+        if print(event, self.json).is_err() {
+            return true;
+        }
+        self.printed += 1;
+        self.count.is_some_and(|n| self.printed >= n)
+    }
+}
+
 /// Prints one event: JSON exact, or a readable line with Twitch's text made terminal-safe.
-pub(super) fn print(event: &Event, json: bool) -> Result<(), Closed> {
+fn print(event: &Event, json: bool) -> Result<(), Closed> {
     let line = if json {
         match serde_json::to_string(event) {
             Ok(l) => l,
@@ -114,7 +141,7 @@ async fn tail_relay(
     let (tx, mut rx) = mpsc::channel(1024);
     let shutdown = CancellationToken::new();
     let task = tokio::spawn(relay::run(cfg, tx, shutdown.clone()));
-    let mut printed = 0u64;
+    let mut printed = Printed::new(json, count);
     let result = loop {
         let ev = tokio::select! {
             ev = rx.recv() => ev,
@@ -122,11 +149,7 @@ async fn tail_relay(
         };
         match ev {
             Some(RelayEvent::Event(e)) => {
-                if print(&e, json).is_err() {
-                    break Ok(ExitCode::SUCCESS); // the reader has gone
-                }
-                printed += 1;
-                if count.is_some_and(|n| printed >= n) {
+                if printed.event(&e) {
                     break Ok(ExitCode::SUCCESS);
                 }
             }

@@ -7,7 +7,7 @@ use onair_common::Config;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use super::events::{Filter, print, split};
+use super::events::{Filter, Printed, split};
 use crate::direct::{self, DirectEvent, DirectState};
 use crate::error::{Error, Result};
 
@@ -39,7 +39,7 @@ pub async fn tail(
     let tokens = super::chat::own(Some(login), &shutdown).ok_or(Error::NotLoggedIn)?;
     let (tx, mut rx) = mpsc::channel(1024);
     let task = tokio::spawn(direct::run(cfg, tokens, tx, shutdown.clone()));
-    let mut printed = 0u64;
+    let mut printed = Printed::new(json, count);
     let result = loop {
         let ev = tokio::select! {
             ev = rx.recv() => ev,
@@ -47,11 +47,7 @@ pub async fn tail(
         };
         match ev {
             Some(DirectEvent::Event(e)) => {
-                if print(&e, json).is_err() {
-                    break Ok(ExitCode::SUCCESS); // the reader has gone
-                }
-                printed += 1;
-                if count.is_some_and(|n| printed >= n) {
+                if printed.event(&e) {
                     break Ok(ExitCode::SUCCESS);
                 }
             }
