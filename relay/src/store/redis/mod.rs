@@ -8,22 +8,23 @@
 //! The 204 promise holds as far as the server's own durability: with `appendonly yes` and
 //! `appendfsync always` a script's writes are on disk before it answers (docs/scaling.md).
 
+mod clients;
 mod keys;
+mod reads;
 mod scripts;
 mod tail;
 
-use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use ::redis::aio::{ConnectionManager, ConnectionManagerConfig};
-use ::redis::{AsyncCommands, Client, RedisError, Script, Value};
+use ::redis::{AsyncCommands, Client, RedisError, Script};
 use onair_common::Event;
 use onair_common::eventsub::Subscription;
 
-use super::{Appended, ClientId, ClientInfo, Feed, Head, Page, Query, Row, StoreError};
+use super::{Appended, Feed, StoreError};
 
 pub(super) use tail::Running;
 
@@ -224,7 +225,6 @@ impl Redis {
             .key(keys::SEQ)
             .key(keys::EVENTS)
             .key(keys::CHANNELS)
-            .key(keys::EPOCH)
             .arg(&body)
             .arg(&event.kind)
             .arg(&event.channel.login)
@@ -232,7 +232,6 @@ impl Redis {
             .arg(&event.id)
             .arg(DEDUPE_TTL_S)
             .arg(&event.channel.id)
-            .arg(super::tokens::new_epoch())
             .invoke_async(&mut conn)
             .await;
         Ok(match self.checked(r)? {
@@ -282,19 +281,6 @@ impl Redis {
         self.checked(r).map(|_| ())
     }
 
-    /// The lowest seq from which entries were received at or after `ms` (0 when empty).
-    async fn seek(&self, ms: i64) -> Result<u64, StoreError> {
-        let mut conn = self.conn.clone();
-        let r = self
-            .scripts
-            .seek
-            .key(keys::EVENTS)
-            .arg(ms)
-            .invoke_async(&mut conn)
-            .await;
-        self.checked(r)
-    }
-
     pub(super) async fn prune(&self, cutoff_ms: i64) -> Result<usize, StoreError> {
         let from = self.seek(cutoff_ms).await?;
         let mut conn = self.conn.clone();
@@ -331,201 +317,12 @@ impl Redis {
         !self.failing.load(Ordering::Relaxed) && self.tailing.load(Ordering::Relaxed)
     }
 
-    pub(super) async fn head(&self) -> Result<Head, StoreError> {
-        let mut conn = self.conn.clone();
-        let r: Result<(u64, u64), _> = self
-            .scripts
-            .head
-            .key(keys::EVENTS)
-            .key(keys::SEQ)
-            .invoke_async(&mut conn)
-            .await;
-        let (first_seq, last_seq) = self.checked(r)?;
-        Ok(Head {
-            first_seq,
-            last_seq,
-        })
-    }
-
     pub(super) fn epoch(&self) -> Arc<str> {
         self.epoch.read().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
     fn set_epoch(&self, epoch: String) {
         *self.epoch.write().unwrap_or_else(|p| p.into_inner()) = epoch.into();
-    }
-
-    pub(super) async fn rows(&self, q: Query) -> Result<Page<Row>, StoreError> {
-        let channels: Vec<String> = q.channels.iter().map(|c| c.to_lowercase()).collect();
-        let mut cursor = q.after;
-        let mut events = Vec::new();
-        let mut head = None;
-        loop {
-            let want = q.limit as usize - events.len();
-            let mut conn = self.conn.clone();
-            let r: Result<Vec<Value>, _> = self
-                .scripts
-                .page
-                .key(keys::EVENTS)
-                .key(keys::SEQ)
-                .arg(cursor)
-                .arg(want)
-                .arg(SCAN_BUDGET)
-                .arg(channels.len())
-                .arg(&channels)
-                .arg(&q.types)
-                .invoke_async(&mut conn)
-                .await;
-            let reply = self.checked(r)?;
-            let bad = || StoreError::Backend("unexpected reply to the page script".into());
-            let [first, last, scanned, found @ ..] = reply.as_slice() else {
-                return Err(bad());
-            };
-            let (first, last, scanned) = (
-                number(first).ok_or_else(bad)?,
-                number(last).ok_or_else(bad)?,
-                number(scanned).ok_or_else(bad)?,
-            );
-            let head = head.get_or_insert(Head {
-                first_seq: first,
-                last_seq: last,
-            });
-            // Events appended since the first call may be in this page: never claim a head
-            // below them.
-            head.last_seq = head.last_seq.max(last);
-            if first > cursor + 1 && first > head.first_seq {
-                // Retention trimmed what this read had not reached yet (another instance's
-                // prune between two calls): stop here, and say there is more, so the next read
-                // starts past `cursor` and reports the gap.
-                return Ok(Page {
-                    events,
-                    head: *head,
-                    more: true,
-                });
-            }
-            for pair in found.chunks_exact(2) {
-                events.push(Row {
-                    seq: number(&pair[0]).ok_or_else(bad)?,
-                    body: text(&pair[1]).ok_or_else(bad)?,
-                });
-            }
-            let progressed = scanned > cursor;
-            cursor = scanned;
-            let full = events.len() >= q.limit as usize;
-            if full || !progressed || cursor >= last {
-                return Ok(Page {
-                    events,
-                    head: *head,
-                    more: full,
-                });
-            }
-        }
-    }
-
-    pub(super) async fn stats(
-        &self,
-        channel: Option<String>,
-        since_ms: i64,
-    ) -> Result<BTreeMap<String, u64>, StoreError> {
-        let mut counts = BTreeMap::new();
-        let start = self.seek(since_ms).await?;
-        if start == 0 {
-            return Ok(counts);
-        }
-        let mut cursor = start - 1;
-        loop {
-            let mut conn = self.conn.clone();
-            let r: Result<Vec<Value>, _> = self
-                .scripts
-                .count
-                .key(keys::EVENTS)
-                .arg(cursor)
-                .arg(SCAN_BUDGET)
-                .arg(since_ms)
-                .arg(channel.as_deref().unwrap_or(""))
-                .invoke_async(&mut conn)
-                .await;
-            let reply = self.checked(r)?;
-            let bad = || StoreError::Backend("unexpected reply to the count script".into());
-            let [scanned, done, found @ ..] = reply.as_slice() else {
-                return Err(bad());
-            };
-            for pair in found.chunks_exact(2) {
-                *counts.entry(text(&pair[0]).ok_or_else(bad)?).or_insert(0) +=
-                    number(&pair[1]).ok_or_else(bad)?;
-            }
-            cursor = number(scanned).ok_or_else(bad)?;
-            if number(done) == Some(1) {
-                return Ok(counts);
-            }
-        }
-    }
-
-    pub(super) async fn authenticate(&self, token: &str) -> Result<Option<ClientId>, StoreError> {
-        let mut conn = self.conn.clone();
-        let hash = super::hash_token(token);
-        self.checked(conn.hget(keys::TOKENS, hash).await)
-    }
-
-    pub(super) async fn client_ids(&self) -> Result<Vec<ClientId>, StoreError> {
-        let mut conn = self.conn.clone();
-        self.checked(conn.hvals(keys::TOKENS).await)
-    }
-
-    pub(super) async fn add_client(&self, name: &str) -> Result<String, StoreError> {
-        let token = super::new_token();
-        let mut conn = self.conn.clone();
-        let r: Result<i64, _> = self
-            .scripts
-            .add_client
-            .key(keys::CLIENTS)
-            .key(keys::TOKENS)
-            .key(keys::CLIENT_IDS)
-            .arg(name)
-            .arg(super::hash_token(&token))
-            .arg(onair_common::time::now())
-            .invoke_async(&mut conn)
-            .await;
-        match self.checked(r)? {
-            0 => Err(super::taken(name)),
-            _ => Ok(token),
-        }
-    }
-
-    pub(super) async fn clients(&self) -> Result<Vec<ClientInfo>, StoreError> {
-        let mut conn = self.conn.clone();
-        let all: Vec<(String, String)> = self.checked(conn.hgetall(keys::CLIENTS).await)?;
-        let mut list: Vec<ClientInfo> = all
-            .into_iter()
-            .filter_map(|(name, record)| {
-                let mut parts = record.split('\t');
-                let id = parts.next()?.parse().ok()?;
-                let _hash = parts.next()?;
-                Some(ClientInfo {
-                    id,
-                    name,
-                    created_at: parts.next()?.to_owned(),
-                })
-            })
-            .collect();
-        list.sort_by_key(|c| c.id);
-        Ok(list)
-    }
-
-    pub(super) async fn remove_client(&self, name: &str) -> Result<(), StoreError> {
-        let mut conn = self.conn.clone();
-        let r: Result<i64, _> = self
-            .scripts
-            .remove_client
-            .key(keys::CLIENTS)
-            .key(keys::TOKENS)
-            .arg(name)
-            .invoke_async(&mut conn)
-            .await;
-        match self.checked(r)? {
-            0 => Err(super::unknown(name)),
-            _ => Ok(()),
-        }
     }
 
     pub(super) async fn insert_with_seqs(
@@ -605,23 +402,4 @@ async fn ensure_epoch(conn: &mut ConnectionManager) -> Result<String, RedisError
         .query_async(conn)
         .await?;
     conn.get(keys::EPOCH).await
-}
-
-/// An integer reply, or a string holding one.
-fn number(v: &Value) -> Option<u64> {
-    match v {
-        Value::Int(i) => u64::try_from(*i).ok(),
-        Value::BulkString(b) => std::str::from_utf8(b).ok()?.parse().ok(),
-        Value::SimpleString(s) => s.parse().ok(),
-        _ => None,
-    }
-}
-
-fn text(v: &Value) -> Option<String> {
-    match v {
-        Value::BulkString(b) => String::from_utf8(b.clone()).ok(),
-        Value::SimpleString(s) => Some(s.clone()),
-        Value::Int(i) => Some(i.to_string()),
-        _ => None,
-    }
 }

@@ -6,13 +6,10 @@
 //! with `"seq":null`), `t` type, `c` channel login, `r` received (ms), `m` message id. The
 //! scripts read fields by position (`f[2]` is the body, `f[4]` the type, ...).
 
-/// KEYS: dedupe key, seq counter, events stream, channel logins by id, epoch.
-/// ARGV: body, type, channel login, received ms, message id, dedupe ttl (s), channel id, a new
-/// epoch name (used only when the server has none: it was flushed, so a new history begins
-/// with this event and every instance's reader notices).
+/// KEYS: dedupe key, seq counter, events stream, channel logins by id.
+/// ARGV: body, type, channel login, received ms, message id, dedupe ttl (s), channel id.
 /// Returns `{1, seq}` for a new event, `{0, seq}` for a message id seen before.
 pub(super) const APPEND: &str = r"
-redis.call('SET', KEYS[5], ARGV[8], 'NX')
 local dup = redis.call('GET', KEYS[1])
 if dup then return {0, tonumber(dup)} end
 local seq = redis.call('INCR', KEYS[2])

@@ -7,12 +7,13 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
+use ::redis::AsyncConnectionConfig;
 use ::redis::aio::MultiplexedConnection;
 use ::redis::streams::StreamReadReply;
-use ::redis::{AsyncConnectionConfig, Value};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
+use super::reads::text;
 use super::{Redis, keys};
 use crate::store::{Feed, Stored};
 
@@ -201,16 +202,7 @@ impl Tail {
                         continue;
                     }
                     self.last_event = seq;
-                    let field = |name: &str| {
-                        entry
-                            .map
-                            .get(name)
-                            .and_then(|v| match v {
-                                Value::BulkString(b) => String::from_utf8(b.clone()).ok(),
-                                _ => None,
-                            })
-                            .unwrap_or_default()
-                    };
+                    let field = |name: &str| entry.map.get(name).and_then(text).unwrap_or_default();
                     self.feed.event(Arc::new(Stored {
                         seq,
                         kind: field("t"),
@@ -220,9 +212,7 @@ impl Tail {
                 }
             } else if key.key == keys::STATUS {
                 for entry in key.ids {
-                    if let Some(Value::BulkString(frame)) = entry.map.get("f")
-                        && let Ok(frame) = String::from_utf8(frame.clone())
-                    {
+                    if let Some(frame) = entry.map.get("f").and_then(text) {
                         self.feed.status(frame);
                     }
                     self.last_status = entry.id;
