@@ -1,5 +1,5 @@
 //! The relay's store, behind one handle whatever the engine: the embedded SQLite file (the
-//! default, [`sqlite`]) or a Redis server several relays share (`relay.redis_url`, [`redis`]).
+//! default, `sqlite`) or a Redis server several relays share (`relay.redis_url`, `redis`).
 //! Intake, fan-out, the API and the CLI talk to [`Store`] and never learn which engine it is.
 //!
 //! Both engines promise the same things: each Twitch message id is stored once; stored events get

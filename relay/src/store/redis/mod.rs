@@ -9,6 +9,7 @@
 //! `appendfsync always` a script's writes are on disk before it answers (docs/scaling.md).
 
 mod clients;
+mod epoch;
 mod keys;
 mod reads;
 mod scripts;
@@ -156,7 +157,7 @@ impl Redis {
             reason: "no answer in time".into(),
         })?
         .map_err(open)?;
-        let epoch = ensure_epoch(&mut conn).await.map_err(open)?;
+        let epoch = epoch::ensure_epoch(&mut conn).await.map_err(open)?;
         let mut redis = Self {
             client,
             conn,
@@ -359,47 +360,7 @@ impl Redis {
         }
     }
 
-    /// The id of the newest status entry ("0" when there is none), where a reader starts.
-    async fn newest_status(&self) -> Result<String, RedisError> {
-        let mut conn = self.conn.clone();
-        let newest: Vec<(String, Vec<(String, String)>)> = ::redis::cmd("XREVRANGE")
-            .arg(keys::STATUS)
-            .arg("+")
-            .arg("-")
-            .arg("COUNT")
-            .arg(1)
-            .query_async(&mut conn)
-            .await?;
-        Ok(newest.first().map_or_else(|| "0".into(), |e| e.0.clone()))
-    }
-
-    /// The server's epoch and last seq, starting a new epoch first when it was flushed or its
-    /// counter went back below `fed` (see [`scripts::CHECK`]).
-    async fn check(&self, epoch: &str, fed: u64) -> Result<(String, u64), RedisError> {
-        let mut conn = self.conn.clone();
-        self.scripts
-            .check
-            .key(keys::EPOCH)
-            .key(keys::SEQ)
-            .arg(epoch)
-            .arg(fed)
-            .arg(super::tokens::new_epoch())
-            .invoke_async(&mut conn)
-            .await
-    }
-
     pub(super) async fn probe(&self) -> Result<(), StoreError> {
         self.head().await.map(|_| ())
     }
-}
-
-/// Sets an epoch when the server has none (a new or flushed Redis), then reads it.
-async fn ensure_epoch(conn: &mut ConnectionManager) -> Result<String, RedisError> {
-    let _: Option<String> = ::redis::cmd("SET")
-        .arg(keys::EPOCH)
-        .arg(super::tokens::new_epoch())
-        .arg("NX")
-        .query_async(conn)
-        .await?;
-    conn.get(keys::EPOCH).await
 }
