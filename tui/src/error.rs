@@ -1,5 +1,6 @@
 //! The terminal app's one error type, and the exit code each error maps to (`design.md`: 0 ok,
-//! 1 failure, 2 usage or config error, 3 not logged in or token rejected).
+//! 1 failure, 2 usage or config error, 3 not logged in or token rejected, 4 Twitch refused an
+//! action for lack of permission).
 
 use onair_common::config::{ConfigError, Problem};
 use onair_common::twitch::oauth::OAuthError;
@@ -37,6 +38,13 @@ pub enum Error {
     /// Chat failed.
     #[error("chat: {0}")]
     Chat(String),
+    /// Twitch refused an action for lack of permission: a scope the login lacks, or not a
+    /// moderator of the channel.
+    #[error("{0}")]
+    Permission(String),
+    /// Twitch refused an action for another reason; its `message` as is.
+    #[error("{0}")]
+    Twitch(String),
     /// The user cancelled.
     #[error("{0}")]
     Cancelled(&'static str),
@@ -58,6 +66,7 @@ impl Error {
         match self {
             Self::Config(_) | Self::Missing(_) | Self::Usage(_) => 2,
             Self::NotLoggedIn | Self::Rejected(_) => 3,
+            Self::Permission(_) => 4,
             _ => 1,
         }
     }

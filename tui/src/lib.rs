@@ -7,6 +7,7 @@ pub mod chat;
 pub mod cli;
 pub mod direct;
 pub mod error;
+pub mod helix;
 pub mod logging;
 pub mod relay;
 

@@ -82,16 +82,10 @@ pub fn resolve(config: &Config, wanted: EventsSource, logged_in: bool) -> Result
 
 /// The direct client's settings for `channel` with this login.
 pub fn direct_config(config: &Config, channel: &str, token: &StoredToken) -> DirectConfig {
-    // The login's own client id: Helix wants the one the token was issued to.
-    let client_id = config
-        .twitch
-        .client_id
-        .clone()
-        .unwrap_or_else(|| token.client_id.clone());
     DirectConfig::new(
         config.twitch.eventsub_url.clone(),
         config.twitch.helix_url.clone(),
-        client_id,
+        super::act::client_id(config, token),
         channel.to_owned(),
     )
 }

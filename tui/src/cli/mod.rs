@@ -1,5 +1,6 @@
 //! `onair`'s command line: parsing and dispatch.
 
+mod act;
 mod app;
 mod auth;
 mod chat;
@@ -15,6 +16,7 @@ use clap_complete::Shell;
 use onair_common::Config;
 
 use crate::error::Result;
+use crate::helix::Request;
 
 /// Watch your Twitch channel live from a terminal: chat beside a live event pane.
 #[derive(Debug, Parser)]
@@ -34,7 +36,8 @@ pub struct Cli {
 }
 
 const AFTER_HELP: &str = "\
-Exit codes: 0 ok, 1 failure, 2 usage or config error, 3 not logged in or token rejected.
+Exit codes: 0 ok, 1 failure (or Twitch refused an action), 2 usage or config error, 3 not logged
+in or token rejected, 4 Twitch refused an action for lack of permission.
 Any config key can be set by environment, e.g. ONAIR_TWITCH_CLIENT_ID, ONAIR_TUI_TOKEN_STORE=file.";
 
 #[derive(Debug, Subcommand)]
@@ -58,6 +61,44 @@ enum Command {
     /// Events from your onair-relay (tui.relay_url, tui.relay_token) or straight from Twitch.
     #[command(subcommand)]
     Events(EventsCommand),
+    /// Moderate chat: ban, timeout, delete, clear, warn, chat settings.
+    #[command(name = "mod", subcommand)]
+    Mod(act::ModCommand),
+    /// Shout out another channel.
+    Shoutout {
+        /// The channel's login.
+        user: String,
+        #[command(flatten)]
+        at: act::Target,
+    },
+    /// Raid a channel, or cancel the pending raid.
+    Raid {
+        /// The channel to raid.
+        #[arg(value_name = "CHANNEL", required_unless_present = "cancel")]
+        target: Option<String>,
+        /// Cancel the pending raid instead.
+        #[arg(long, conflicts_with = "target")]
+        cancel: bool,
+        #[command(flatten)]
+        at: act::Target,
+    },
+    /// Post an announcement in chat.
+    Announce {
+        /// The text (up to 500 characters).
+        text: String,
+        /// blue, green, orange, purple or primary (default: the channel's accent color).
+        #[arg(long, value_parser = act::color)]
+        color: Option<String>,
+        #[command(flatten)]
+        at: act::Target,
+    },
+    /// Mark this moment of the live stream.
+    Marker {
+        /// What happened (up to 140 characters).
+        description: Option<String>,
+        #[command(flatten)]
+        at: act::Target,
+    },
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell) on stdout.
     Completions {
         /// The shell.
@@ -193,6 +234,26 @@ async fn dispatch(cli: Cli) -> Result<ExitCode> {
             count,
         })) => chat::tail(&config, channel, json, count).await,
         Some(Command::Chat(ChatCommand::Send { args })) => chat::send(&config, args).await,
+        Some(Command::Mod(m)) => {
+            let (req, at) = m.request();
+            act::run(&config, req, at).await
+        }
+        Some(Command::Shoutout { user, at }) => {
+            act::run(&config, Request::Shoutout { user }, at).await
+        }
+        Some(Command::Raid { target, cancel, at }) => {
+            let req = match target {
+                Some(channel) if !cancel => Request::Raid { channel },
+                _ => Request::CancelRaid,
+            };
+            act::run(&config, req, at).await
+        }
+        Some(Command::Announce { text, color, at }) => {
+            act::run(&config, Request::Announce { text, color }, at).await
+        }
+        Some(Command::Marker { description, at }) => {
+            act::run(&config, Request::Marker { description }, at).await
+        }
         Some(Command::Completions { shell }) => Ok(completions(shell)),
         Some(Command::Man) => Ok(man()),
     }

@@ -6,7 +6,7 @@
 //! subscribes again and reports the gap. Events are EVENTs with `origin: direct`, `seq: null`.
 
 mod frame;
-mod helix;
+
 pub mod machine;
 pub mod plan;
 mod session;
@@ -23,8 +23,8 @@ use url::Url;
 use crate::auth::TokenHandle;
 use crate::backoff::Backoff;
 use crate::error::Error;
+pub use crate::helix::{Helix, HelixError};
 pub use frame::{Frame, FrameError};
-pub use helix::{Helix, HelixError};
 use session::{Ctx, Keep, Outcome};
 
 /// Silence allowed beyond the session's keepalive window before the socket counts as dead.

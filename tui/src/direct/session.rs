@@ -11,12 +11,12 @@ use tokio::sync::mpsc;
 use tokio::time::{Instant, sleep_until};
 use tokio_util::sync::CancellationToken;
 
-use super::helix::{Helix, HelixError};
 use super::machine::{self, Input, Machine, Seen, SockId, Step};
 use super::plan::{self, Planned};
 use super::{DirectConfig, DirectEvent, DirectState, socket};
 use crate::auth::TokenHandle;
 use crate::error::{Error, Result};
+use crate::helix::{Helix, HelixError};
 
 /// Subscriptions created at the same time, at most.
 const PARALLEL: usize = 6;
@@ -247,7 +247,8 @@ async fn on_result(
     tally.waiting = tally.waiting.saturating_sub(1);
     match r {
         Ok(()) => tally.enabled += 1,
-        Err(HelixError::MissingScope(message)) => {
+        // A subscription the grant does not cover is a 403 here (`twitch.md` E.2).
+        Err(HelixError::MissingScope(message) | HelixError::Forbidden(message)) => {
             tracing::warn!(kind = kind.name, %message, "Twitch refused a subscription for a missing scope");
             keep.dropped.insert(kind.name.to_owned());
             tally.skipped.push(kind);
