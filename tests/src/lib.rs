@@ -9,6 +9,7 @@ pub mod direct_env;
 pub mod eventsub;
 pub mod eventsub_ws;
 pub mod helix;
+pub mod helix_actions;
 pub mod irc;
 pub mod load;
 pub mod pebble;

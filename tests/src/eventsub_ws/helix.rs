@@ -1,70 +1,16 @@
 //! The fake's Helix side (`twitch.md` E.2, B.7): create a WebSocket subscription with a user
 //! token (202 `enabled` at once, 409 for the same type+version+condition on the session, 403
-//! when the token lacks the type's scope or names another user), and look users up.
+//! when the token lacks the type's scope or names another user). Users are looked up in
+//! [`crate::helix_actions`].
 
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use onair_common::catalog;
 use serde_json::{Value, json};
 
 use super::{Ctx, frames};
-
-const USERS: &[(&str, &str, &str)] = &[
-    ("quillstream", "90010001", "QuillStream"),
-    ("nightowlgames", "90040004", "NightOwlGames"),
-];
-
-fn error(status: StatusCode, message: &str) -> Response {
-    let reason = status.canonical_reason().unwrap_or("Error");
-    (
-        status,
-        axum::Json(json!({"error": reason, "status": status.as_u16(), "message": message})),
-    )
-        .into_response()
-}
-
-/// The token's (user id, scopes), or the 401 Twitch answers. Only user tokens pass.
-#[allow(clippy::result_large_err)] // A fake's error path.
-fn user(ctx: &Ctx, headers: &HeaderMap) -> Result<(String, Vec<String>), Response> {
-    let token = headers
-        .get("authorization")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "));
-    let client = headers.get("client-id").and_then(|v| v.to_str().ok());
-    let Some(token) = token else {
-        return Err(error(StatusCode::UNAUTHORIZED, "OAuth token is missing"));
-    };
-    match ctx.auth.grant_of(token) {
-        None => Err(error(StatusCode::UNAUTHORIZED, "Invalid OAuth token")),
-        Some((c, ..)) if Some(c.as_str()) != client => Err(error(
-            StatusCode::UNAUTHORIZED,
-            "Client ID and OAuth token do not match",
-        )),
-        Some((_, None, _)) => Err(error(
-            StatusCode::UNAUTHORIZED,
-            "WebSocket transports require a user access token",
-        )),
-        Some((_, Some(user), scopes)) => Ok((user, scopes)),
-    }
-}
-
-pub(super) async fn users(
-    State(ctx): State<Ctx>,
-    headers: HeaderMap,
-    Query(q): Query<Vec<(String, String)>>,
-) -> Response {
-    if let Err(r) = user(&ctx, &headers) {
-        return r;
-    }
-    let data: Vec<Value> = q
-        .iter()
-        .filter(|(k, _)| k == "login")
-        .filter_map(|(_, l)| USERS.iter().find(|u| u.0 == l))
-        .map(|(login, id, name)| json!({"id": id, "login": login, "display_name": name, "type": "", "broadcaster_type": "", "description": "", "profile_image_url": "", "offline_image_url": "", "view_count": 0, "created_at": "2016-12-14T20:32:28Z"}))
-        .collect();
-    axum::Json(json!({"data": data})).into_response()
-}
+use crate::helix_actions::{error, user_of};
 
 pub(super) async fn create(
     State(ctx): State<Ctx>,
@@ -78,7 +24,7 @@ pub(super) async fn create(
 }
 
 fn answer(ctx: &Ctx, headers: &HeaderMap, req: &Value, kind: &str) -> Response {
-    let (user_id, scopes) = match user(ctx, headers) {
+    let (user_id, scopes) = match user_of(&ctx.auth, headers) {
         Ok(u) => u,
         Err(r) => return r,
     };

@@ -67,6 +67,8 @@ pub struct FakeEventSub {
     pub ws_url: String,
     /// `http://127.0.0.1:PORT/helix`: the value for `twitch.helix_url`.
     pub helix_url: String,
+    /// The streamer's actions and user lookups on the same Helix (`twitch.md` G).
+    pub actions: crate::helix_actions::FakeActions,
     state: Arc<Mutex<WsState>>,
     changed: watch::Receiver<u64>,
     bump: Arc<watch::Sender<u64>>,
@@ -110,6 +112,7 @@ impl FakeEventSub {
         }));
         let (bump, changed) = watch::channel(0);
         let bump = Arc::new(bump);
+        let (actions_router, actions) = crate::helix_actions::router(auth.clone());
         let ctx = Ctx {
             state: state.clone(),
             auth,
@@ -118,12 +121,13 @@ impl FakeEventSub {
         let app = Router::new()
             .route("/ws", get(socket::upgrade))
             .route("/helix/eventsub/subscriptions", post(helix::create))
-            .route("/helix/users", get(helix::users))
-            .with_state(ctx);
+            .with_state(ctx)
+            .merge(actions_router);
         tokio::spawn(async move { axum::serve(listener, app).await });
         Self {
             ws_url: format!("ws://{addr}/ws"),
             helix_url: format!("http://{addr}/helix"),
+            actions,
             state,
             changed,
             bump,

@@ -92,11 +92,11 @@ pub enum ModCommand {
     /// Chat settings: with no flag, prints the current ones.
     Settings {
         /// Slow mode: seconds between messages (3-120), or off.
-        #[arg(long, value_name = "N|off", value_parser = settings::slow)]
-        slow: Option<Option<u32>>,
+        #[arg(long, value_name = "N|off", value_parser = |t: &str| settings::slow(t).map(OrOff))]
+        slow: Option<OrOff>,
         /// Followers-only: how long they must have followed (0, 10m, 1d ...), or off.
-        #[arg(long, value_name = "DURATION|off", value_parser = settings::followers)]
-        followers: Option<Option<u32>>,
+        #[arg(long, value_name = "DURATION|off", value_parser = |t: &str| settings::followers(t).map(OrOff))]
+        followers: Option<OrOff>,
         /// Subscribers-only.
         #[arg(long, value_name = "on|off", value_parser = settings::switch)]
         subscribers: Option<bool>,
@@ -111,7 +111,11 @@ pub enum ModCommand {
     },
 }
 
-/// Which action, from the parsed command line.
+/// A setting's value or `off`; a newtype because clap reads `Option<Option<_>>` as "the value
+/// may be left out".
+#[derive(Debug, Clone, Copy)]
+pub struct OrOff(Option<u32>);
+
 impl ModCommand {
     /// The request and where to print it.
     pub fn request(self) -> (Request, Target) {
@@ -144,8 +148,8 @@ impl ModCommand {
                 at,
             } => (
                 Request::Settings(SettingsPatch {
-                    slow,
-                    followers,
+                    slow: slow.map(|s| s.0),
+                    followers: followers.map(|f| f.0),
                     subscribers,
                     emote_only,
                     unique,
