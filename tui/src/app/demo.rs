@@ -96,10 +96,16 @@ fn privmsg(login: &str, name: &str, color: &str, badges: &str, text: &str) -> St
     )
 }
 
-fn chat(line: &str) -> Option<Msg> {
+/// A raw IRC line as the chat connection would deliver it.
+pub(super) fn chat(line: &str) -> Option<Msg> {
     read_line(line)
         .ok()
         .map(|i| Msg::Chat(ChatEvent::Incoming(i)))
+}
+
+/// The display name of a demo user.
+pub(super) fn display_name(login: &str) -> Option<&'static str> {
+    USERS.iter().find(|u| u.0 == login).map(|u| u.1)
 }
 
 /// Our own message, as Twitch would show it to others.

@@ -133,7 +133,7 @@ impl App {
 
     fn push_event(&mut self, row: EventRow) {
         self.events.push_front(row);
-        if self.events_scroll > 0 {
+        if self.events_scroll > 0 || self.selecting(Focus::Events) {
             self.events_scroll += 1;
         }
         if self.focus == Focus::Chat {

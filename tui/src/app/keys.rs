@@ -1,4 +1,4 @@
-//! Keys to actions, purely: (mode, help open, key) → [`Action`].
+//! Keys to actions, purely: (mode, an overlay open, key) → [`Action`].
 
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 
@@ -37,15 +37,33 @@ pub enum Action {
     Newer(usize),
     /// Back to the newest rows.
     Live,
-    /// Open or close the help overlay.
+    /// Open or close the help overlay (or close the user card).
     ToggleHelp,
+    /// Pick a line of the focused pane, starting at the newest.
+    Select,
+    /// Selection: one line up.
+    SelectUp,
+    /// Selection: one line down.
+    SelectDown,
+    /// Leave selection.
+    Unselect,
+    /// The selected user's card.
+    Card,
+    /// Time the selected user out for [`crate::app::TIMEOUT_S`].
+    Timeout,
+    /// Ban the selected user (asks first).
+    Ban,
+    /// Delete the selected message.
+    DeleteMessage,
+    /// Shout out the user of the selected raid or follow.
+    Shoutout,
 }
 
 /// Rows a page key moves.
 pub const PAGE: usize = 10;
 
 /// The action for a key, if any.
-pub fn action(mode: Mode, help: bool, key: KeyEvent) -> Option<Action> {
+pub fn action(mode: Mode, overlay: bool, key: KeyEvent) -> Option<Action> {
     if key.kind == KeyEventKind::Release {
         return None;
     }
@@ -53,7 +71,7 @@ pub fn action(mode: Mode, help: bool, key: KeyEvent) -> Option<Action> {
     if ctrl && matches!(key.code, KeyCode::Char('c')) {
         return Some(Action::Quit);
     }
-    if help {
+    if overlay {
         return match key.code {
             KeyCode::Char('q') => Some(Action::Quit),
             _ => Some(Action::ToggleHelp),
@@ -62,6 +80,7 @@ pub fn action(mode: Mode, help: bool, key: KeyEvent) -> Option<Action> {
     match mode {
         Mode::Normal => normal(key.code),
         Mode::Insert => insert(key.code, ctrl),
+        Mode::Select => select(key.code),
     }
 }
 
@@ -76,6 +95,25 @@ fn normal(code: KeyCode) -> Option<Action> {
         KeyCode::PageDown => Action::Newer(PAGE),
         KeyCode::End | KeyCode::Char('G') => Action::Live,
         KeyCode::Char('?') => Action::ToggleHelp,
+        KeyCode::Char('v') => Action::Select,
+        _ => return None,
+    })
+}
+
+fn select(code: KeyCode) -> Option<Action> {
+    Some(match code {
+        KeyCode::Esc | KeyCode::Char('v') => Action::Unselect,
+        KeyCode::Up | KeyCode::Char('k') => Action::SelectUp,
+        KeyCode::Down | KeyCode::Char('j') => Action::SelectDown,
+        KeyCode::Enter | KeyCode::Char('u') => Action::Card,
+        KeyCode::Char('t') => Action::Timeout,
+        KeyCode::Char('b') => Action::Ban,
+        KeyCode::Char('d') => Action::DeleteMessage,
+        KeyCode::Char('s') => Action::Shoutout,
+        KeyCode::Tab | KeyCode::BackTab => Action::ToggleFocus,
+        KeyCode::Char('?') => Action::ToggleHelp,
+        KeyCode::Char('q') => Action::Quit,
+        KeyCode::Char('i') => Action::StartInput,
         _ => return None,
     })
 }

@@ -2,11 +2,16 @@
 //! [`App::update`] changes the model and returns [`Effect`]s, `view` renders from the model,
 //! and `run` owns the terminal and the tasks.
 
+pub mod actor;
+mod card;
 pub mod demo;
+mod demo_helix;
 mod derive;
 mod feed;
 pub mod keys;
 pub mod run;
+mod select;
+pub mod slash;
 mod update;
 pub mod view;
 
@@ -18,9 +23,14 @@ use crate::chat::ChatMessage;
 use crate::chat::connection::ChatEvent;
 use crate::chat::outbox::SendError;
 use crate::direct::DirectEvent;
+use crate::helix::{Answer, CardInfo, Request};
 use crate::relay::RelayEvent;
 
+pub use card::Card;
 pub use keys::Action;
+
+/// How long the timeout key times a user out: 10 minutes.
+pub const TIMEOUT_S: u32 = 600;
 
 /// Which pane has the focus.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -38,6 +48,8 @@ pub enum Mode {
     Normal,
     /// Keys type.
     Insert,
+    /// A line of the focused pane is selected (at its scroll position); keys act on it.
+    Select,
 }
 
 /// One row of the chat pane.
@@ -120,6 +132,12 @@ pub struct App {
     pub unread: usize,
     /// The help overlay is open.
     pub help: bool,
+    /// The user card overlay, when open.
+    pub card: Option<Card>,
+    /// An action waiting for `y` (a ban).
+    pub confirm: Option<Request>,
+    /// The id of the chat message selected last, for `/delete`.
+    pub last_picked: Option<String>,
     /// Chat connection state, in words.
     pub chat_state: String,
     /// Relay link state in words; `None` when no relay is configured.
@@ -166,6 +184,10 @@ pub enum Msg {
     /// A message we sent was accepted (with Twitch's id) or refused. Twitch never echoes our own
     /// messages back, so an accepted one is shown from here.
     Sent(String, Result<String, SendError>),
+    /// An action ended: Twitch's answer, or the reason it was not done.
+    Acted(Request, Result<Answer, String>),
+    /// What Twitch says about a user whose card is open.
+    Card(String, Result<CardInfo, String>),
 }
 
 /// What `update` asks the runtime to do.
@@ -175,6 +197,10 @@ pub enum Effect {
     Quit,
     /// Send a chat message.
     Send(String),
+    /// Carry out an action in this channel through Helix.
+    Act(Request),
+    /// Look a user up for their card.
+    Card(String),
 }
 
 impl App {
@@ -193,6 +219,9 @@ impl App {
             events_scroll: 0,
             unread: 0,
             help: false,
+            card: None,
+            confirm: None,
+            last_picked: None,
             chat_state: "connecting".into(),
             relay_state: relay.then(|| "connecting".into()),
             last_seq: None,

@@ -10,10 +10,12 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
+use super::actor::Actor;
 use super::{App, Effect, LoginView, Msg};
 use crate::auth::{Auth, LoginState, StoredToken, owner};
 use crate::chat::connection::{self, ChatConfig, ChatError, ChatHandle};
 use crate::direct::{self, DirectConfig};
+use crate::helix::{Actions, Helix};
 use crate::relay::{self, RelayConfig};
 
 /// Shortest gap between two draws (about 30 frames a second).
@@ -30,6 +32,8 @@ pub struct Sources {
     pub relay: Option<RelayConfig>,
     /// Events straight from Twitch's EventSub WebSocket (needs the login in `chat`).
     pub direct: Option<DirectConfig>,
+    /// Helix for the streamer's actions (needs the login in `chat`).
+    pub helix: Option<Helix>,
     /// Simulated chat and events instead of the network.
     pub demo: bool,
 }
@@ -39,14 +43,16 @@ pub struct Sources {
 pub async fn run(mut app: App, sources: Sources) -> std::io::Result<()> {
     let (tx, mut rx) = mpsc::channel::<Msg>(8192);
     let shutdown = CancellationToken::new();
-    let chat = start_sources(sources, &tx, &shutdown);
+    let (chat, actor) = start_sources(sources, &tx, &shutdown);
     let mut terminal = ratatui::init();
-    let result = drive(&mut terminal, &mut app, &mut rx, |e| match e {
-        Effect::Quit => false,
-        Effect::Send(text) => {
-            send(&chat, text, &tx);
-            true
+    let result = drive(&mut terminal, &mut app, &mut rx, |e| {
+        match e {
+            Effect::Quit => return false,
+            Effect::Send(text) => send(&chat, text, &tx),
+            Effect::Act(req) => actor.act(req, tx.clone()),
+            Effect::Card(login) => actor.card(login, tx.clone()),
         }
+        true
     })
     .await;
     ratatui::restore();
@@ -120,11 +126,13 @@ fn start_sources(
     sources: Sources,
     tx: &mpsc::Sender<Msg>,
     shutdown: &CancellationToken,
-) -> Option<ChatHandle> {
+) -> (Option<ChatHandle>, Actor) {
     tokio::spawn(input(tx.clone(), shutdown.clone()));
     tokio::spawn(clock(tx.clone(), shutdown.clone()));
+    let mut actor = Actor::Anonymous;
     if sources.demo {
         tokio::spawn(super::demo::generate(tx.clone(), shutdown.clone()));
+        actor = Actor::Demo;
     }
     if let Some(cfg) = sources.relay {
         let (rtx, mut rrx) = mpsc::channel(1024);
@@ -138,10 +146,15 @@ fn start_sources(
             }
         });
     }
-    let (mut config, login) = sources.chat?;
+    let Some((mut config, login)) = sources.chat else {
+        return (None, actor);
+    };
     if let Some((auth, token)) = login {
-        // The one owner of the token pair: chat and direct events both ask it.
+        // The one owner of the token pair: chat, direct events and actions all ask it.
         let (tokens, _) = owner::spawn(auth, token, shutdown.clone());
+        if let Some(helix) = sources.helix {
+            actor = Actor::Helix(Actions::new(helix, tokens.clone()), config.channel.clone());
+        }
         tokio::spawn(watch_login(tokens.watch(), tx.clone()));
         if let Some(cfg) = sources.direct {
             let (dtx, mut drx) = mpsc::channel(1024);
@@ -157,7 +170,10 @@ fn start_sources(
         }
         config.tokens = Some(tokens);
     }
-    Some(start_chat(config, tx.clone(), shutdown.clone()))
+    (
+        Some(start_chat(config, tx.clone(), shutdown.clone())),
+        actor,
+    )
 }
 
 /// Runs the chat connection; it asks the token owner for the login on every connect.

@@ -13,7 +13,11 @@ impl App {
     pub fn update(&mut self, msg: Msg) -> Vec<Effect> {
         match msg {
             Msg::Key(key) => {
-                if let Some(a) = keys::action(self.mode, self.help, key) {
+                if let Some(req) = self.confirm.take() {
+                    return self.on_confirm(req, key);
+                }
+                let overlay = self.help || self.card.is_some();
+                if let Some(a) = keys::action(self.mode, overlay, key) {
                     return self.act(a);
                 }
             }
@@ -37,6 +41,8 @@ impl App {
             }
             Msg::Sent(text, Ok(id)) => self.own_message(text, id),
             Msg::Sent(_, Err(e)) => self.system(format!("not sent: {e}")),
+            Msg::Acted(req, r) => self.on_acted(req, r),
+            Msg::Card(login, r) => self.on_card(login, r),
         }
         Vec::new()
     }
@@ -55,8 +61,16 @@ impl App {
                 if self.focus == Focus::Events {
                     self.unread = 0;
                 }
+                if self.mode == Mode::Select {
+                    // Select again at the newest line of the other pane.
+                    self.mode = Mode::Normal;
+                    return self.on_select(Action::Select);
+                }
             }
-            Action::StartInput => self.mode = Mode::Insert,
+            Action::StartInput => {
+                self.leave_selection();
+                self.mode = Mode::Insert;
+            }
             Action::StopInput => self.mode = Mode::Normal,
             Action::Submit => return self.submit(),
             Action::Insert(c) => self.insert(c),
@@ -88,8 +102,18 @@ impl App {
                 Focus::Chat => self.chat_scroll = 0,
                 Focus::Events => self.events_scroll = 0,
             },
+            Action::ToggleHelp if self.card.is_some() => self.card = None,
             Action::ToggleHelp => self.help = !self.help,
             Action::Backspace => {}
+            Action::Select
+            | Action::SelectUp
+            | Action::SelectDown
+            | Action::Unselect
+            | Action::Card
+            | Action::Timeout
+            | Action::Ban
+            | Action::DeleteMessage
+            | Action::Shoutout => return self.on_select(a),
         }
         Vec::new()
     }
@@ -114,6 +138,9 @@ impl App {
         let text = self.input.text.trim().to_owned();
         if text.is_empty() {
             return Vec::new();
+        }
+        if let Some(effects) = self.on_slash(&text) {
+            return effects;
         }
         if !self.can_send {
             self.system("reading anonymously: run `onair login` to send".into());
@@ -168,8 +195,8 @@ impl App {
 
     fn push_chat(&mut self, entry: ChatEntry) {
         self.chat.push_back(entry);
-        if self.chat_scroll > 0 {
-            // Keep the rows the user is reading where they are.
+        if self.chat_scroll > 0 || self.selecting(Focus::Chat) {
+            // Keep the rows the user is reading (or the selected one) where they are.
             self.chat_scroll += 1;
         }
         while self.chat.len() > self.scrollback {
@@ -238,7 +265,14 @@ impl App {
                         None => format!("{login} was banned"),
                     });
                 }
-                None => self.system("chat was cleared by a moderator".into()),
+                None => {
+                    for e in self.chat.iter_mut() {
+                        if let ChatEntry::Message { deleted, .. } = e {
+                            *deleted = true;
+                        }
+                    }
+                    self.system("chat was cleared by a moderator".into());
+                }
             },
             ChatLine::Delete {
                 channel, target_id, ..

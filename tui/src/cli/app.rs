@@ -136,10 +136,12 @@ pub async fn app(config: &Config, channel: Option<String>) -> Result<ExitCode> {
             .map(|(_, t)| (t.login.clone(), t.access_token.clone())),
         channel,
     );
+    let helix = login.as_ref().map(|(_, t)| super::act::helix(config, t));
     let sources = Sources {
         chat: Some((chat, login)),
         relay,
         direct,
+        helix,
         demo: false,
     };
     run(app, sources)

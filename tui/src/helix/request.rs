@@ -204,6 +204,27 @@ impl Request {
         }
     }
 
+    /// What it does, for "could not ...": `time out byte_badger`, `raid x`.
+    pub fn what(&self) -> String {
+        match self {
+            Self::Ban { user, .. } => format!("ban {user}"),
+            Self::Timeout { user, .. } => format!("time out {user}"),
+            Self::Unban { user } => format!("unban {user}"),
+            Self::Untimeout { user } => format!("end the timeout of {user}"),
+            Self::Delete { .. } => "delete the message".into(),
+            Self::Clear => "clear chat".into(),
+            Self::Warn { user, .. } => format!("warn {user}"),
+            Self::Settings(p) if p.is_empty() => "read the chat settings".into(),
+            Self::Settings(_) => "change the chat settings".into(),
+            Self::Shoutout { user } => format!("shout out {user}"),
+            Self::Announce { .. } => "announce".into(),
+            Self::Raid { channel } => format!("raid {channel}"),
+            Self::CancelRaid => "cancel the raid".into(),
+            Self::Marker { .. } => "set a marker".into(),
+            Self::Title { .. } => "set the title".into(),
+        }
+    }
+
     /// The line that says it is done.
     pub fn done(&self, answer: &Answer) -> String {
         match self {

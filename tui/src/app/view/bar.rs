@@ -14,10 +14,10 @@ use crate::chat::ratelimit::MAX_MESSAGE_CHARS;
 pub fn input(frame: &mut Frame, area: Rect, app: &App) {
     let typing = app.mode == Mode::Insert;
     let count = app.input.text.chars().count();
-    let hint = if typing {
-        "Enter send · Esc stop"
-    } else {
-        "i type · ? help"
+    let hint = match app.mode {
+        Mode::Insert => "Enter send · /command acts · Esc stop",
+        Mode::Select => "j k move · t timeout · b ban · d delete · u card · s shoutout · Esc",
+        Mode::Normal => "i type · v select · ? help",
     };
     let block = Block::new()
         .borders(Borders::ALL)

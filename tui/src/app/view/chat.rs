@@ -1,5 +1,5 @@
 //! The chat pane: newest at the bottom, colored names, badge marks, /me in italics, replies with
-//! their parent, deleted messages struck through.
+//! their parent, deleted messages struck through, the selected line highlighted.
 
 use ratatui::Frame;
 use ratatui::layout::Rect;
@@ -8,12 +8,14 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Paragraph};
 
 use super::wrap::wrap;
-use super::{border, clock, dim};
+use super::{SELECT_HINT, border, clock, dim, selected};
 use crate::app::{App, ChatEntry, Focus};
 use crate::chat::ChatMessage;
 
 pub fn render(frame: &mut Frame, area: Rect, app: &App) {
-    let title = if app.chat_scroll > 0 {
+    let title = if app.selecting(Focus::Chat) {
+        format!(" #{} · {SELECT_HINT} ", app.channel)
+    } else if app.chat_scroll > 0 {
         format!(
             " #{} · scrolled back {} (End: live) ",
             app.channel, app.chat_scroll
@@ -30,8 +32,15 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
     let height = usize::from(inner.height);
     let mut rows: Vec<Line> = Vec::with_capacity(height);
     // Walk back from the newest visible entry until the pane is full.
-    for entry in app.chat.iter().rev().skip(app.chat_scroll) {
+    let selecting = app.selecting(Focus::Chat);
+    for (i, entry) in app.chat.iter().rev().skip(app.chat_scroll).enumerate() {
         let mut lines = wrap(spans(entry), inner.width);
+        if selecting && i == 0 {
+            lines = lines
+                .into_iter()
+                .map(|l| l.patch_style(selected()))
+                .collect();
+        }
         if let ChatEntry::Message { msg, .. } = entry
             && let Some(r) = &msg.reply_to
         {

@@ -8,12 +8,14 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Paragraph};
 
 use super::wrap::wrap;
-use super::{border, dim};
+use super::{border, dim, selected};
 use crate::app::{App, EventRow, Focus};
 
 pub fn render(frame: &mut Frame, area: Rect, app: &App) {
     let mut title = " events ".to_owned();
-    if app.unread > 0 && app.focus == Focus::Chat {
+    if app.selecting(Focus::Events) {
+        title = " events · s shoutout · u card · Esc ".into();
+    } else if app.unread > 0 && app.focus == Focus::Chat {
         title = format!(" events · {} new ", app.unread);
     } else if app.events_scroll > 0 {
         title = format!(" events · scrolled {} ", app.events_scroll);
@@ -25,8 +27,14 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
     let inner = block.inner(area);
     frame.render_widget(block, area);
     let mut rows: Vec<Line> = Vec::new();
-    for row in app.events.iter().skip(app.events_scroll) {
-        rows.extend(wrap(spans(row), inner.width));
+    let selecting = app.selecting(Focus::Events);
+    for (i, row) in app.events.iter().skip(app.events_scroll).enumerate() {
+        let lines = wrap(spans(row), inner.width);
+        if selecting && i == 0 {
+            rows.extend(lines.into_iter().map(|l| l.patch_style(selected())));
+        } else {
+            rows.extend(lines);
+        }
         if rows.len() >= usize::from(inner.height) {
             break;
         }

@@ -14,6 +14,16 @@ const KEYS: &[(&str, &str)] = &[
     ("↑ ↓ / k j", "scroll the focused pane"),
     ("PgUp PgDn", "scroll a page"),
     ("End / G", "back to live"),
+    ("v", "select a line (chat or events)"),
+    ("  ↑ ↓ / k j", "move the selection"),
+    ("  u / Enter", "user card (any key closes)"),
+    ("  t", "time the user out for 10 minutes"),
+    ("  b", "ban the user (asks: y to confirm)"),
+    ("  d", "delete the selected message"),
+    ("  s", "shout out a raider or follower"),
+    ("  i", "type (/delete acts on the selection)"),
+    ("  Esc", "leave selection"),
+    ("/command", "typed: /ban /timeout /slow /raid ... (README)"),
     ("?", "this help"),
     ("q / Ctrl-C", "quit"),
 ];
@@ -28,13 +38,13 @@ pub fn render(frame: &mut Frame, area: Rect) {
     .areas(area);
     let [_, rect, _] = Layout::horizontal([
         Constraint::Fill(1),
-        Constraint::Length(52),
+        Constraint::Length(58),
         Constraint::Fill(1),
     ])
     .areas(mid);
     let mut lines: Vec<Line> = KEYS
         .iter()
-        .map(|(k, what)| Line::from(format!(" {k:<12} {what}")))
+        .map(|(k, what)| Line::from(format!(" {k:<13} {what}")))
         .collect();
     lines.push(Line::default());
     lines.push(Line::from(" any key closes this help").style(Style::new().fg(Color::DarkGray)));

@@ -2,6 +2,7 @@
 //! the model.
 
 mod bar;
+mod card;
 mod chat;
 mod events;
 mod help;
@@ -32,9 +33,20 @@ pub fn draw(frame: &mut Frame, app: &App) {
     events::render(frame, events_area, app);
     bar::input(frame, input, app);
     bar::status(frame, status, app);
+    if let Some(c) = &app.card {
+        card::render(frame, frame.area(), &c.lines(app));
+    }
     if app.help {
         help::render(frame, frame.area());
     }
+}
+
+/// The chat pane's title while a line is selected: its one-key actions.
+const SELECT_HINT: &str = "t timeout 10m · b ban · d delete · u card · Esc";
+
+/// The selected line.
+fn selected() -> Style {
+    Style::new().add_modifier(Modifier::REVERSED)
 }
 
 /// The border style of a pane: bright when focused.
