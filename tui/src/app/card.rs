@@ -93,9 +93,11 @@ fn badges(app: &App, login: &str) -> Vec<String> {
 
 /// The user's messages and events in this session, newest first.
 pub fn deeds(app: &App, login: &str) -> Vec<Deed> {
+    // Both panes walked newest first, so a stable sort keeps that order among equal times.
     let mut out: Vec<Deed> = app
         .chat
         .iter()
+        .rev()
         .filter_map(|e| match e {
             ChatEntry::Message { msg, deleted } if msg.user.login == login => Some(Deed {
                 at_ms: msg.sent_at,
