@@ -1,7 +1,8 @@
 //! Local stand-ins for Twitch and a relay, to try the real `onair` against by hand: a fake
 //! id.twitch.tv (approves device codes at once), a fake chat server with some traffic, a real
 //! relay that a fake EventSub keeps posting webhooks to, and a fake EventSub WebSocket with its
-//! Helix endpoint for direct events. Prints the environment to use.
+//! Helix endpoint for direct events and the streamer's actions (`onair mod ...`, `shoutout`,
+//! `raid`, `announce`, `marker`, the app's selection keys). Prints the environment to use.
 //!
 //! ```sh
 //! cargo run -p onair-tests --bin fake-twitch          # relay events

@@ -1,5 +1,8 @@
 //! The fake's answers, endpoint by endpoint, as `twitch.md` G describes them.
 
+// A fake: a refusal is the Response itself, and its size costs nothing here.
+#![allow(clippy::result_large_err)]
+
 use axum::body::Bytes;
 use axum::extract::{Query, RawQuery, State};
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
