@@ -468,3 +468,31 @@ fn help_lists_every_selection_key() {
         assert!(s.contains(want), "{want} missing from help:\n{s}");
     }
 }
+
+#[test]
+fn the_selected_line_is_highlighted_and_the_pane_names_the_keys() {
+    let mut a = app();
+    three_messages(&mut a);
+    feed(&mut a, [ch('v'), ch('k')]);
+    let mut t = Terminal::new(TestBackend::new(120, 40)).unwrap();
+    t.draw(|f| onair::app::view::draw(f, &a)).unwrap();
+    let buf = t.backend().buffer().clone();
+    let row = |needle: &str| {
+        (0..40)
+            .find(|&y| {
+                (0..120)
+                    .map(|x| buf[(x, y)].symbol())
+                    .collect::<String>()
+                    .contains(needle)
+            })
+            .unwrap()
+    };
+    let reversed = |y: u16| {
+        buf[(20, y)]
+            .modifier
+            .contains(ratatui::style::Modifier::REVERSED)
+    };
+    assert!(reversed(row("buy followers")), "the selected line");
+    assert!(!reversed(row("hi")), "another line");
+    assert!(screen(&a).contains("t timeout 10m · b ban · d delete · u card · Esc"));
+}

@@ -44,7 +44,7 @@ pub fn render(frame: &mut Frame, area: Rect) {
     .areas(mid);
     let mut lines: Vec<Line> = KEYS
         .iter()
-        .map(|(k, what)| Line::from(format!(" {k:<13} {what}")))
+        .map(|(k, what)| Line::from(format!(" {k:<12} {what}")))
         .collect();
     lines.push(Line::default());
     lines.push(Line::from(" any key closes this help").style(Style::new().fg(Color::DarkGray)));
