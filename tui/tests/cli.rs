@@ -28,6 +28,12 @@ fn help_names_the_commands_and_exit_codes() {
         "logout",
         "auth",
         "Exit codes: 0 ok, 1 failure, 2 usage or config error, 3 not logged in",
+        "refused an action for lack of permission",
+        "mod",
+        "shoutout",
+        "raid",
+        "announce",
+        "marker",
     ] {
         assert!(help.contains(word), "{word} missing from:\n{help}");
     }

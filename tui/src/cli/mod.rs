@@ -36,8 +36,8 @@ pub struct Cli {
 }
 
 const AFTER_HELP: &str = "\
-Exit codes: 0 ok, 1 failure (or Twitch refused an action), 2 usage or config error, 3 not logged
-in or token rejected, 4 Twitch refused an action for lack of permission.
+Exit codes: 0 ok, 1 failure, 2 usage or config error, 3 not logged in or token rejected, 4 Twitch
+refused an action for lack of permission (a scope, or not a moderator).
 Any config key can be set by environment, e.g. ONAIR_TWITCH_CLIENT_ID, ONAIR_TUI_TOKEN_STORE=file.";
 
 #[derive(Debug, Subcommand)]
