@@ -496,3 +496,42 @@ fn the_selected_line_is_highlighted_and_the_pane_names_the_keys() {
     assert!(!reversed(row("hi")), "another line");
     assert!(screen(&a).contains("t timeout 10m · b ban · d delete · u card · Esc"));
 }
+
+#[tokio::test]
+async fn the_demo_times_out_against_its_built_in_fake() {
+    let mut a = App::new(onair::app::demo::CHANNEL.into(), 100, LoginView::Demo, true);
+    three_messages(&mut a);
+    let effects = feed(&mut a, [ch('v'), ch('k'), ch('t')]);
+    let [Effect::Act(req)] = effects.as_slice() else {
+        panic!("{effects:?}")
+    };
+    let (tx, mut rx) = tokio::sync::mpsc::channel(4);
+    onair::app::actor::Actor::Demo.act(req.clone(), tx);
+    // The result line, then the CLEARCHAT Twitch would send.
+    for _ in 0..2 {
+        let msg = tokio::time::timeout(std::time::Duration::from_secs(5), rx.recv())
+            .await
+            .unwrap()
+            .unwrap();
+        a.update(msg);
+    }
+    let lines: Vec<String> = a
+        .chat
+        .iter()
+        .filter_map(|e| match e {
+            ChatEntry::System { text, .. } => Some(text.clone()),
+            ChatEntry::Message { .. } => None,
+        })
+        .collect();
+    assert_eq!(
+        lines,
+        [
+            "timed out byte_badger for 10m",
+            "byte_badger was timed out for 600 s"
+        ]
+    );
+    assert!(matches!(
+        &a.chat[1],
+        ChatEntry::Message { deleted: true, .. }
+    ));
+}
