@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use axum::extract::ws::Utf8Bytes;
 use onair_common::Event;
 use onair_common::wire::ServerFrame;
-use tokio::sync::broadcast;
+use tokio::sync::{broadcast, mpsc};
 use tokio_util::sync::CancellationToken;
 
 use crate::store::{ClientId, Feed, Stored};
@@ -77,6 +77,11 @@ struct Sockets {
 #[derive(Debug, Clone)]
 pub struct Hub {
     events: broadcast::Sender<Arc<Published>>,
+    // Committed events on their way to `events`. The store hands them over from its own thread
+    // (SQLite's sync thread); a task on the runtime broadcasts them, so the wake-ups of thousands
+    // of sockets go to that worker's run queue in batches, not one lock of the runtime's shared
+    // queue each. `None` outside a runtime (unit tests): broadcast in place.
+    committed: Option<mpsc::UnboundedSender<Committed>>,
     status: broadcast::Sender<Utf8Bytes>,
     // Held only to count and look up, never across an await.
     sockets: Arc<Mutex<HashMap<ClientId, Sockets>>>,
@@ -100,10 +105,18 @@ pub struct SocketSlot {
 impl Hub {
     /// An empty hub buffering `live_buffer` events per receiver before a slow one lags.
     pub fn new(live_buffer: usize) -> Self {
+        let events = broadcast::channel(live_buffer.max(1)).0;
+        let sockets: Arc<Mutex<HashMap<ClientId, Sockets>>> = Arc::default();
+        let committed = tokio::runtime::Handle::try_current().ok().map(|rt| {
+            let (tx, rx) = mpsc::unbounded_channel();
+            rt.spawn(forward(rx, events.clone(), sockets.clone()));
+            tx
+        });
         Self {
-            events: broadcast::channel(live_buffer.max(1)).0,
+            events,
+            committed,
             status: broadcast::channel(STATUS_BUFFER).0,
-            sockets: Arc::default(),
+            sockets,
             generations: Arc::default(),
         }
     }
@@ -146,17 +159,7 @@ impl Hub {
 
     /// Closes every socket of clients not in `existing` (removed by `client remove`).
     pub fn retain_clients(&self, existing: &[ClientId]) -> usize {
-        let mut sockets = self.lock();
-        let mut closed = 0;
-        sockets.retain(|id, s| {
-            let keep = existing.contains(id);
-            if !keep {
-                s.revoked.cancel();
-                closed += s.count as usize;
-            }
-            keep
-        });
-        closed
+        retain(&self.sockets, existing)
     }
 
     /// Open sockets in all.
@@ -172,8 +175,15 @@ impl Hub {
 /// The store hands each committed event here once, in seq order (on every instance, with Redis).
 impl Feed for Hub {
     fn event(&self, stored: Arc<Stored>) {
-        // No receivers (no clients) is fine: the event is in the store.
-        let _ = self.events.send(Arc::new(Published::of(&stored)));
+        match &self.committed {
+            Some(tx) => {
+                let _ = tx.send(Committed::Event(stored));
+            }
+            // No receivers (no clients) is fine: the event is in the store.
+            None => {
+                let _ = self.events.send(Arc::new(Published::of(&stored)));
+            }
+        }
     }
 
     fn status(&self, frame: String) {
@@ -181,13 +191,62 @@ impl Feed for Hub {
     }
 
     fn reset(&self) {
-        // Their seqs name another history: each client reconnects and starts over.
-        let closed = self.retain_clients(&[]);
-        tracing::warn!(
-            sockets = closed,
-            "the store's history was replaced; closed every socket so clients start over"
-        );
+        match &self.committed {
+            // Behind the events of the old history still on their way, never ahead of them.
+            Some(tx) => {
+                let _ = tx.send(Committed::Reset);
+            }
+            None => reset(&self.sockets),
+        }
     }
+}
+
+/// Closes every socket of clients not in `existing`; returns how many.
+fn retain(sockets: &Mutex<HashMap<ClientId, Sockets>>, existing: &[ClientId]) -> usize {
+    let mut sockets = sockets.lock().unwrap_or_else(|p| p.into_inner());
+    let mut closed = 0;
+    sockets.retain(|id, s| {
+        let keep = existing.contains(id);
+        if !keep {
+            s.revoked.cancel();
+            closed += s.count as usize;
+        }
+        keep
+    });
+    closed
+}
+
+/// What the store hands the hub, in its order.
+#[derive(Debug)]
+enum Committed {
+    Event(Arc<Stored>),
+    Reset,
+}
+
+/// The hub's task: broadcasts committed events in order; ends with the last hub handle.
+async fn forward(
+    mut rx: mpsc::UnboundedReceiver<Committed>,
+    events: broadcast::Sender<Arc<Published>>,
+    sockets: Arc<Mutex<HashMap<ClientId, Sockets>>>,
+) {
+    while let Some(committed) = rx.recv().await {
+        match committed {
+            Committed::Event(stored) => {
+                let _ = events.send(Arc::new(Published::of(&stored)));
+            }
+            Committed::Reset => reset(&sockets),
+        }
+    }
+}
+
+/// The store's history was replaced: their seqs name another history, so every client
+/// reconnects and starts over.
+fn reset(sockets: &Mutex<HashMap<ClientId, Sockets>>) {
+    let closed = retain(sockets, &[]);
+    tracing::warn!(
+        sockets = closed,
+        "the store's history was replaced; closed every socket so clients start over"
+    );
 }
 
 impl Drop for SocketSlot {

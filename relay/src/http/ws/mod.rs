@@ -8,6 +8,7 @@
 //! read, and `cursor` (the highest seq covered, matched or not) skips what replay covered.
 
 use std::sync::Arc;
+use std::task::Poll;
 use std::time::{Duration, Instant};
 
 use axum::extract::State;
@@ -97,7 +98,9 @@ async fn run(socket: WebSocket, state: AppState, slot: SocketSlot) {
         last_busy: Instant::now(),
         state,
     };
-    let end = match conn.welcome().await {
+    // The welcome, a client's frame and the close await the store or the socket; boxed, their
+    // state takes memory only while they run, not in every idle socket's task all along.
+    let end = match Box::pin(conn.welcome()).await {
         Ok(()) => conn.serve(&mut stream, &slot).await,
         Err(end) => end,
     };
@@ -113,7 +116,7 @@ async fn run(socket: WebSocket, state: AppState, slot: SocketSlot) {
             }
             conn.out.sink.send(Message::Close(Some(frame))).await
         };
-        let _ = tokio::time::timeout(CLOSE_WAIT, close).await;
+        let _ = Box::pin(tokio::time::timeout(CLOSE_WAIT, close)).await;
     }
 }
 
@@ -164,11 +167,18 @@ impl Conn {
     async fn serve(&mut self, stream: &mut SplitStream<WebSocket>, slot: &SocketSlot) -> End {
         let shutdown = self.state.shutdown().clone();
         let mut status = self.state.hub().status();
-        let settings = self.state.settings().clone();
-        let period = settings.ping_interval;
+        // The two timings only: the settings hold the webhook secret, no socket needs a copy.
+        let (period, send_timeout) = {
+            let s = self.state.settings();
+            (s.ping_interval, s.send_timeout)
+        };
         let mut ping = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
-        let stall = tokio::time::sleep(settings.send_timeout);
-        tokio::pin!(stall);
+        let stall = tokio::time::sleep(send_timeout);
+        // Made once, not per round of the loop: each would register with (and leave) the
+        // token's waiter list, a lock every socket shares, at every event.
+        let shutting_down = shutdown.cancelled();
+        let removed = slot.revoked.cancelled();
+        tokio::pin!(stall, shutting_down, removed);
         loop {
             if self.catching_up && self.reading.is_none() && self.out.len() < LOW_WATER {
                 self.read_page();
@@ -178,8 +188,8 @@ impl Conn {
                 self.cursor.is_some() && !self.catching_up && self.out.len() < LOW_WATER;
             let step = tokio::select! {
                 biased;
-                () = shutdown.cancelled() => Step::Shutdown,
-                () = slot.revoked.cancelled() => Step::Revoked,
+                () = &mut shutting_down => Step::Shutdown,
+                () = &mut removed => Step::Revoked,
                 msg = stream.next() => Step::Client(msg),
                 _ = ping.tick() => Step::Ping,
                 () = &mut stall, if sending => Step::Stalled,
@@ -192,7 +202,7 @@ impl Conn {
             let result = match step {
                 Step::Shutdown => Err(End::Close(close_code::AWAY, "relay shutting down")),
                 Step::Revoked => Err(End::Close(close_code::POLICY, "client token removed")),
-                Step::Client(msg) => self.on_client(msg).await,
+                Step::Client(msg) => Box::pin(self.on_client(msg)).await,
                 Step::Ping => self.on_ping(),
                 Step::Stalled => {
                     tracing::info!("dropped a client that stopped reading");
@@ -201,7 +211,7 @@ impl Conn {
                 Step::Sent(Ok(())) => {
                     stall
                         .as_mut()
-                        .reset(tokio::time::Instant::now() + settings.send_timeout);
+                        .reset(tokio::time::Instant::now() + send_timeout);
                     Ok(())
                 }
                 Step::Sent(Err(_)) => Err(End::Gone),
@@ -232,6 +242,17 @@ impl Conn {
             if let Err(end) = result {
                 return end;
             }
+            // Send what this step queued now, rather than a round of the select later.
+            if self.out.busy() {
+                let sent = std::future::poll_fn(|cx| Poll::Ready(self.out.poll_send(cx))).await;
+                match sent {
+                    Poll::Ready(Ok(())) => stall
+                        .as_mut()
+                        .reset(tokio::time::Instant::now() + send_timeout),
+                    Poll::Ready(Err(_)) => return End::Gone,
+                    Poll::Pending => {}
+                }
+            }
             if self.out.has_data() {
                 self.last_busy = Instant::now();
             }
@@ -239,7 +260,7 @@ impl Conn {
                 // The stall clock starts when there is something to send.
                 stall
                     .as_mut()
-                    .reset(tokio::time::Instant::now() + settings.send_timeout);
+                    .reset(tokio::time::Instant::now() + send_timeout);
             }
         }
     }

@@ -67,7 +67,7 @@ pub(super) fn with_seqs(
     events: Vec<(Event, i64)>,
 ) -> Result<(), StoreError> {
     let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-    let Head { last_seq, .. } = super::head(&tx)?;
+    let Head { last_seq, .. } = super::head(&tx, u64::MAX)?;
     for (event, received_ms) in events {
         let seq = event.seq.unwrap_or(0);
         if seq <= last_seq {

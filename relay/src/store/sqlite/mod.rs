@@ -1,11 +1,13 @@
 //! The embedded engine: one SQLite file with events under the relay's increasing `seq` (unique
 //! on Twitch's message id), revocations, and client token hashes. One writer thread commits in
-//! groups (see [`writer`]); readers come from a small pool and run on the blocking thread pool.
+//! groups (see [`writer`]) and a sync thread behind it makes them durable (see [`sync`]); readers
+//! come from a small pool, run on the blocking thread pool, and see only what is durable.
 
 pub(super) mod clients;
 mod insert;
 mod prune;
 mod schema;
+mod sync;
 mod writer;
 
 use std::collections::BTreeMap;
@@ -17,6 +19,7 @@ use onair_common::eventsub::Subscription;
 use rusqlite::{Connection, params_from_iter};
 
 use super::{Appended, ClientId, ClientInfo, Feed, Head, Page, Query, Row, StoreError};
+use sync::Watermark;
 use writer::Writer;
 
 /// How many idle read connections are kept.
@@ -43,6 +46,8 @@ pub(super) struct Sqlite {
     epoch: Arc<str>,
     writer: Option<Writer>,
     feed: Option<Arc<dyn Feed>>,
+    // Readers stop here: a row committed but not yet synced is nobody's business yet.
+    durable: Watermark,
 }
 
 /// The writer thread, joined at stop.
@@ -77,6 +82,8 @@ impl Sqlite {
             epoch: epoch.into(),
             writer: None,
             feed: None,
+            // Until this process writes, what is in the file is what there is.
+            durable: Watermark::at(u64::MAX),
         })
     }
 
@@ -86,7 +93,9 @@ impl Sqlite {
     }
 
     pub(super) fn start(&mut self, feed: Arc<dyn Feed>) -> Result<Running, StoreError> {
-        let (writer, thread) = Writer::start(&self.path, feed.clone())?;
+        let found = self.with_conn(|c| head(c, u64::MAX))?;
+        self.durable.set(found.last_seq);
+        let (writer, thread) = Writer::start(&self.path, feed.clone(), self.durable.clone())?;
         self.writer = Some(writer.clone());
         self.feed = Some(feed);
         Ok(Running { writer, thread })
@@ -183,7 +192,8 @@ impl Sqlite {
     }
 
     pub(super) async fn head(&self) -> Result<Head, StoreError> {
-        self.read(head).await
+        let durable = self.durable.get();
+        self.read(move |c| head(c, durable)).await
     }
 
     pub(super) fn epoch(&self) -> Arc<str> {
@@ -191,7 +201,8 @@ impl Sqlite {
     }
 
     pub(super) async fn rows(&self, q: Query) -> Result<Page<Row>, StoreError> {
-        self.read(move |c| rows(c, &q)).await
+        let durable = self.durable.get();
+        self.read(move |c| rows(c, &q, durable)).await
     }
 
     pub(super) async fn stats(
@@ -249,7 +260,7 @@ impl Sqlite {
     pub(super) fn probe(&self) -> Result<(), StoreError> {
         self.with_conn(|c| {
             c.execute_batch("BEGIN IMMEDIATE; ROLLBACK;")?;
-            head(c).map(|_| ())
+            head(c, u64::MAX).map(|_| ())
         })
     }
 }
@@ -267,7 +278,8 @@ fn channel_login(conn: &Connection, id: &str) -> Result<Option<String>, StoreErr
         .optional()?)
 }
 
-fn head(conn: &Connection) -> Result<Head, StoreError> {
+/// The store's bounds, as far as `durable` (the rows above it are not synced yet).
+fn head(conn: &Connection, durable: u64) -> Result<Head, StoreError> {
     // sqlite_sequence remembers the highest seq ever given, even after pruning everything.
     let (first, last): (Option<i64>, Option<i64>) = conn.query_row(
         "SELECT (SELECT MIN(seq) FROM events),
@@ -276,7 +288,7 @@ fn head(conn: &Connection) -> Result<Head, StoreError> {
         [],
         |r| Ok((r.get(0)?, r.get(1)?)),
     )?;
-    let last_seq = last.unwrap_or(0).max(0) as u64;
+    let last_seq = (last.unwrap_or(0).max(0) as u64).min(durable);
     let first_seq = first.map_or(last_seq + 1, |f| f.max(0) as u64);
     Ok(Head {
         first_seq,
@@ -284,11 +296,11 @@ fn head(conn: &Connection) -> Result<Head, StoreError> {
     })
 }
 
-fn rows(conn: &Connection, q: &Query) -> Result<Page<Row>, StoreError> {
+fn rows(conn: &Connection, q: &Query, durable: u64) -> Result<Page<Row>, StoreError> {
     let tx = conn.unchecked_transaction()?;
-    let mut sql = String::from("SELECT seq, body FROM events WHERE seq > ?");
-    let mut args: Vec<rusqlite::types::Value> =
-        vec![i64::try_from(q.after).unwrap_or(i64::MAX).into()];
+    let mut sql = String::from("SELECT seq, body FROM events WHERE seq > ? AND seq <= ?");
+    let seq = |n: u64| rusqlite::types::Value::from(i64::try_from(n).unwrap_or(i64::MAX));
+    let mut args = vec![seq(q.after), seq(durable)];
     // Logins compare without case, as the live filter does (`Subscribe::accepts`).
     for (column, values) in [
         ("channel_login COLLATE NOCASE", &q.channels),
@@ -311,7 +323,7 @@ fn rows(conn: &Connection, q: &Query) -> Result<Page<Row>, StoreError> {
     })?;
     let events = found.collect::<Result<Vec<_>, _>>()?;
     drop(stmt);
-    let head = head(&tx)?;
+    let head = head(&tx, durable)?;
     tx.finish()?;
     let more = events.len() == q.limit as usize;
     Ok(Page { events, head, more })

@@ -1,12 +1,14 @@
 //! The single writer: one thread owns the write connection and commits whatever requests are
-//! queued in one transaction (group commit), so intake is not one fsync per webhook. Each request
-//! is answered only after its transaction commits, which is what lets `/eventsub` promise that a
-//! 204 means "on disk". What was stored is handed to the feed in seq order, after the commit.
+//! queued in one transaction (group commit), so intake is not one fsync per webhook. A committed
+//! batch goes to the sync thread ([`super::sync`]), which answers each request and hands what was
+//! stored to the feed in seq order only once it is on disk: that is what lets `/eventsub` promise
+//! that a 204 means "on disk", while this thread already commits the next batch.
 //! Retention deletes run here too, in bounded chunks between batches, so a prune of millions of
 //! rows never holds the write lock long enough to turn intake into errors.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc as std_mpsc;
 use std::thread::JoinHandle;
 
 use onair_common::Event;
@@ -16,8 +18,9 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::insert::{insert_event, insert_revocation};
 use super::prune::{self, Pruning};
+use super::sync::{Done, Syncer, Watermark};
 use super::{open_error, schema};
-use crate::store::{Appended, Feed, StoreError, Stored};
+use crate::store::{Appended, Feed, StoreError};
 
 /// Most requests committed in one transaction.
 const MAX_BATCH: usize = 512;
@@ -53,20 +56,46 @@ pub(super) struct Writer {
 }
 
 impl Writer {
-    /// Starts the writer on its own connection; committed events go to `on_commit`.
+    /// Starts the writer on its own connection, and the sync thread behind it: durable events
+    /// go to `feed`, and `durable` follows them.
     pub(super) fn start(
         path: &std::path::Path,
         feed: Arc<dyn Feed>,
+        durable: Watermark,
     ) -> Result<(Self, JoinHandle<()>), StoreError> {
         let conn = schema::open(path)?;
+        // The sync thread makes each commit durable before anyone hears of it.
+        conn.execute_batch("PRAGMA synchronous = NORMAL;")
+            .map_err(|e| open_error(path, e))?;
         let (tx, rx) = mpsc::channel(QUEUE_DEPTH);
+        let (committed, to_sync) = std_mpsc::channel();
         let failing = Arc::new(AtomicBool::new(false));
+        let mut wal = path.as_os_str().to_owned();
+        wal.push("-wal");
+        let syncer = Syncer {
+            wal: wal.into(),
+            file: None,
+            feed,
+            failing: failing.clone(),
+            durable,
+        };
+        let spawn = |name: &str, f: Box<dyn FnOnce() + Send>| {
+            std::thread::Builder::new()
+                .name(name.into())
+                .spawn(f)
+                .map_err(|e| open_error(path, e))
+        };
+        let sync_thread = spawn("store-sync", Box::new(move || syncer.run(to_sync)))?;
         let thread = {
             let failing = failing.clone();
-            std::thread::Builder::new()
-                .name("store-writer".into())
-                .spawn(move || Thread::new(conn, feed, failing).run(rx))
-                .map_err(|e| open_error(path, e))?
+            spawn(
+                "store-writer",
+                Box::new(move || {
+                    Thread::new(conn, committed, failing).run(rx);
+                    // The writer hung up on the sync thread: it answers what is left and ends.
+                    let _ = sync_thread.join();
+                }),
+            )?
         };
         Ok((Self { tx, failing }, thread))
     }
@@ -132,16 +161,21 @@ impl Writer {
 /// The writer thread's state.
 struct Thread {
     conn: Connection,
-    feed: Arc<dyn Feed>,
+    /// Committed batches, to be made durable and answered.
+    committed: std_mpsc::Sender<Vec<Done>>,
     failing: Arc<AtomicBool>,
     pruning: Option<Pruning>,
 }
 
 impl Thread {
-    fn new(conn: Connection, feed: Arc<dyn Feed>, failing: Arc<AtomicBool>) -> Self {
+    fn new(
+        conn: Connection,
+        committed: std_mpsc::Sender<Vec<Done>>,
+        failing: Arc<AtomicBool>,
+    ) -> Self {
         Self {
             conn,
-            feed,
+            committed,
             failing,
             pruning: None,
         }
@@ -256,30 +290,7 @@ impl Thread {
                 return;
             }
         };
-        self.failing.store(false, Ordering::Relaxed);
-        for d in done {
-            match d {
-                Done::Event(reply, Some(stored)) => {
-                    let seq = stored.seq;
-                    self.feed.event(stored);
-                    let _ = reply.send(Ok(Appended::Stored(seq)));
-                }
-                Done::Event(reply, None) => {
-                    let _ = reply.send(Ok(Appended::Duplicate));
-                }
-                Done::Revocation(reply, new) => {
-                    let _ = reply.send(Ok(new));
-                }
-            }
-        }
+        // `failing` clears once the sync thread has made this batch durable.
+        let _ = self.committed.send(done);
     }
-}
-
-/// What one job did inside the transaction, answered after the commit.
-enum Done {
-    Event(
-        oneshot::Sender<Result<Appended, StoreError>>,
-        Option<Arc<Stored>>,
-    ),
-    Revocation(oneshot::Sender<Result<bool, StoreError>>, bool),
 }

@@ -1,0 +1,287 @@
+//! The relay against the least a server must do for the same job (`bench-baseline`), both the
+//! real binaries in their own processes, driven by the same loader in one run, so every figure
+//! comes with its ratio. Not a test: run it in release on a quiet machine and read the figures.
+//!
+//! ```sh
+//! cargo build --release -p onair-relay -p onair-tests --bin onair-relay --bin bench-baseline --bin relay-bench
+//! target/release/relay-bench [SECONDS] [ROUNDS] [intake|fanout]
+//! ```
+//!
+//! 1. Intake at 32, 64 and 128 concurrent senders: signed webhooks per second through verify,
+//!    dedupe and a durable commit (then 204), against an endpoint that reads the body and
+//!    answers 204.
+//! 2. Fan-out at 1,000 and 10,000 clients: one event, from the POST to the last client's
+//!    receipt (p50, p99, max over ROUNDS), against a plain axum + tokio broadcast server.
+//! 3. Memory per idle socket: each server's RSS growth while the last nine tenths of those
+//!    clients connect, divided by their number (the first tenth warms up what a server sets up
+//!    once, such as thread stacks and caches, which is not a socket's cost).
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // A load script: panics report.
+
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use futures_util::{SinkExt, StreamExt};
+use onair_tests::bins::{self, arg};
+use onair_tests::eventsub::{Delivery, Sender, fixture};
+use onair_tests::load::blast;
+use onair_tests::relay_process::{Options, RelayProcess, free_port, proc_status_kib};
+use tokio::sync::mpsc;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
+
+#[tokio::main]
+async fn main() {
+    let seconds = arg(1, 5);
+    let rounds = arg(2, 100);
+    let only = std::env::args().nth(3).unwrap_or_default();
+    if only != "fanout" {
+        intake(seconds).await;
+    }
+    if only != "intake" {
+        fan_outs(rounds).await;
+    }
+}
+
+async fn intake(seconds: u64) {
+    println!("== intake: {seconds} s per run, 2 cores shared by the loader and the server");
+    println!("senders   baseline req/s   relay req/s   relay/baseline");
+    for senders in [32, 64, 128] {
+        let base = Baseline::start();
+        let bare = blast(std::slice::from_ref(&base.base), seconds, senders).await;
+        drop(base);
+        let dir = tempfile::tempdir().unwrap();
+        let relay = start_relay(dir.path()).await;
+        let ours = blast(std::slice::from_ref(&relay.base), seconds, senders).await;
+        drop(relay);
+        println!(
+            "{senders:>7}   {bare:>14.0}   {ours:>11.0}   {:>14.2}",
+            ours / bare
+        );
+    }
+}
+
+async fn fan_outs(rounds: u64) {
+    for clients in [1_000, 10_000] {
+        let rounds = if clients > 1_000 { rounds / 3 } else { rounds };
+        println!("== fan-out: one event to {clients} idle-then-woken sockets, {rounds} rounds");
+        let base = Baseline::start();
+        let b = fan_out(&Target::Baseline(&base), clients, rounds).await;
+        drop(base);
+        let dir = tempfile::tempdir().unwrap();
+        let relay = start_relay(dir.path()).await;
+        // A client token takes at most 1,000 sockets.
+        let tokens: Vec<_> = (0..clients.div_ceil(1_000))
+            .map(|i| relay.add_client(&format!("bench-{i}")))
+            .collect();
+        let twitch = relay.twitch_from("127.0.0.1");
+        let r = fan_out(&Target::Relay(&relay, &tokens, twitch), clients, rounds).await;
+        drop(relay);
+        println!("                 baseline     relay     relay/baseline");
+        for (what, b, r) in [
+            ("p50 ms", b.p50, r.p50),
+            ("p99 ms", b.p99, r.p99),
+            ("max ms", b.max, r.max),
+            ("KiB/socket", b.kib_per_socket, r.kib_per_socket),
+        ] {
+            println!("{what:<12} {b:>12.2} {r:>9.2} {:>18.2}", r / b);
+        }
+    }
+}
+
+async fn start_relay(dir: &std::path::Path) -> RelayProcess {
+    let options = Options {
+        rust_log: Some("error".into()),
+        soft_nofile: Some(20_000),
+        env: vec![
+            (
+                "ONAIR_RELAY_MAX_CONNECTIONS_PER_CLIENT".into(),
+                "1000".into(),
+            ),
+            ("ONAIR_RELAY_MAX_CONNECTIONS".into(), "20000".into()),
+        ],
+        ..Options::default()
+    };
+    RelayProcess::start(dir, options).await
+}
+
+/// `bench-baseline` on a free port; killed when dropped.
+struct Baseline {
+    child: Child,
+    base: String,
+}
+
+impl Baseline {
+    fn start() -> Self {
+        let port = free_port();
+        let child = Command::new(bins::path("bench-baseline"))
+            .arg(format!("127.0.0.1:{port}"))
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "bench-baseline did not start");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        Self {
+            child,
+            base: format!("http://127.0.0.1:{port}"),
+        }
+    }
+}
+
+impl Drop for Baseline {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// What a fan-out run connects to and how it makes one event.
+enum Target<'a> {
+    Baseline(&'a Baseline),
+    Relay(&'a RelayProcess, &'a [String], Sender),
+}
+
+impl Target<'_> {
+    fn pid(&self) -> u32 {
+        match self {
+            Self::Baseline(b) => b.child.id(),
+            Self::Relay(r, _, _) => r.pid(),
+        }
+    }
+
+    /// The `i`th client's URL.
+    fn ws_url(&self, i: u64) -> String {
+        match self {
+            Self::Baseline(b) => format!("{}/ws", b.base.replace("http://", "ws://")),
+            Self::Relay(r, tokens, _) => {
+                let token = &tokens[i as usize % tokens.len()];
+                format!("{}/ws?token={token}", r.base.replace("http://", "ws://"))
+            }
+        }
+    }
+
+    /// Posts one event; returns once the server answered.
+    async fn post(&self, http: &reqwest::Client) {
+        let status = match self {
+            Self::Baseline(b) => {
+                // The frame the relay would send for the same event, near enough in size.
+                let frame = format!(
+                    "{{\"type\":\"event\",\"event\":{}}}",
+                    fixture("channel.raid")
+                );
+                http.post(format!("{}/publish", b.base))
+                    .body(frame)
+                    .send()
+                    .await
+                    .unwrap()
+                    .status()
+            }
+            Self::Relay(_, _, twitch) => twitch
+                .send(&Delivery::fixture("channel.raid"))
+                .await
+                .status(),
+        };
+        assert_eq!(status, 204);
+    }
+}
+
+struct FanOut {
+    p50: f64,
+    p99: f64,
+    max: f64,
+    kib_per_socket: f64,
+}
+
+async fn fan_out(target: &Target<'_>, clients: u64, rounds: u64) -> FanOut {
+    let (tx, mut rx) = mpsc::unbounded_channel::<Instant>();
+    let subscribed = Arc::new(AtomicU64::new(0));
+    let warm = clients.div_ceil(100) / 10;
+    let mut rss_before = 0;
+    // Connected a hundred at a time: a burst of thousands would overflow the listen backlog.
+    for chunk in 0..clients.div_ceil(100) {
+        if chunk == warm {
+            settle(&subscribed, chunk * 100).await;
+            rss_before = proc_status_kib(target.pid(), "VmRSS:");
+        }
+        let n = (clients - chunk * 100).min(100);
+        let urls: Vec<_> = (0..n).map(|i| target.ws_url(chunk * 100 + i)).collect();
+        let batch: Vec<_> = urls.iter().map(|url| connect(url)).collect();
+        for ws in futures_util::future::join_all(batch).await {
+            tokio::spawn(receive(ws, tx.clone(), subscribed.clone()));
+        }
+    }
+    settle(&subscribed, clients).await;
+    let rss_after = proc_status_kib(target.pid(), "VmRSS:");
+    let measured = clients - warm * 100;
+    println!(
+        "  server threads: {}",
+        proc_status_kib(target.pid(), "Threads:")
+    );
+    let http = reqwest::Client::new();
+    let mut last = Vec::with_capacity(rounds as usize);
+    for _ in 0..rounds {
+        let sent = Instant::now();
+        target.post(&http).await;
+        let mut latest = sent;
+        for _ in 0..clients {
+            let at = tokio::time::timeout(Duration::from_secs(30), rx.recv())
+                .await
+                .expect("every client receives the event")
+                .unwrap();
+            latest = latest.max(at);
+        }
+        last.push(latest - sent);
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    last.sort();
+    let ms = |d: Duration| d.as_secs_f64() * 1e3;
+    let pct = |p: f64| ms(last[((last.len() as f64 - 1.0) * p).round() as usize]);
+    FanOut {
+        p50: pct(0.50),
+        p99: pct(0.99),
+        max: ms(last[last.len() - 1]),
+        kib_per_socket: rss_after.saturating_sub(rss_before) as f64 / measured as f64,
+    }
+}
+
+/// Until `n` clients subscribed and the server is done with their handshakes.
+async fn settle(subscribed: &AtomicU64, n: u64) {
+    while subscribed.load(Ordering::Relaxed) < n {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    tokio::time::sleep(Duration::from_secs(2)).await;
+}
+
+type Ws =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+async fn connect(url: &str) -> Ws {
+    // Small client buffers, so ten thousand clients fit beside the servers.
+    let config = WebSocketConfig::default()
+        .read_buffer_size(4 * 1024)
+        .write_buffer_size(0);
+    let (ws, _) = tokio_tungstenite::connect_async_with_config(url, Some(config), false)
+        .await
+        .expect("connect");
+    ws
+}
+
+/// Subscribes (the relay needs it; the baseline ignores it), then reports each event's arrival.
+async fn receive(mut ws: Ws, tx: mpsc::UnboundedSender<Instant>, subscribed: Arc<AtomicU64>) {
+    ws.send(Message::text("{\"type\":\"subscribe\"}"))
+        .await
+        .unwrap();
+    subscribed.fetch_add(1, Ordering::Relaxed);
+    while let Some(Ok(msg)) = ws.next().await {
+        if let Message::Text(text) = msg
+            && text.starts_with("{\"type\":\"event\"")
+        {
+            let _ = tx.send(Instant::now());
+        }
+    }
+}
