@@ -13,6 +13,8 @@ pub mod helix_actions;
 pub mod irc;
 pub mod load;
 pub mod pebble;
+pub mod procstat;
+pub mod pty;
 pub mod redis_server;
 pub mod relay;
 pub mod relay_process;

@@ -1,120 +1,211 @@
-//! B6: floods the terminal app's real loop (parse, update, coalesced draw) with chat and reports
-//! CPU and memory; then measures idle. Headless: the same `drive` loop on a `TestBackend`.
+//! B6: the real `onair` binary in a pseudo-terminal (160x48, output read and discarded), fed
+//! chat by the local fake Twitch IRC server at fixed rates: the app process's CPU (utime + stime
+//! from /proc over each window) and RSS, idle before and after. The baseline, in the same run
+//! through the same terminal, is `onair chat tail` on the same chat: receiving and parsing
+//! every line and printing it, with no full-screen drawing.
 //!
 //! ```sh
-//! cargo run --release -p onair-tests --bin tui-flood -- [RATE_PER_S] [SECONDS]
+//! cargo build --release -p onair -p onair-tests
+//! target/release/tui-flood [FLOOD_SECONDS] [IDLE_SECONDS] [RATE_PER_S]...
 //! ```
+//! Defaults: 20 s per rate, 20 s idle, rates 2000 and 10000.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // A load script: panics report.
 
-use onair_tests::bins::arg;
+use std::process::Child;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use onair::app::run::drive;
-use onair::app::{App, LoginView, Msg};
-use onair::chat::connection::ChatEvent;
-use onair::chat::read_line;
-use ratatui::Terminal;
-use ratatui::backend::TestBackend;
-use tokio::sync::mpsc;
+use onair_tests::bins::{self, arg};
+use onair_tests::irc::FakeIrc;
+use onair_tests::procstat::{Usage, usage};
+use onair_tests::pty::Pty;
 
 const CORPUS: &str = include_str!("../../../tui/tests/data/twitch-irc-nymn-800.txt");
+const CHANNEL: &str = "nymn";
+/// Twitch batches a busy chat into multi-line frames; the fake sends one frame per tick.
+const TICK: Duration = Duration::from_millis(10);
+const RSS_EVERY: Duration = Duration::from_secs(5);
 
-/// (user+system CPU seconds, RSS KiB) of this process, from /proc.
-fn usage() -> (f64, u64) {
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
-    let fields: Vec<&str> = stat
-        .rsplit(')')
-        .next()
-        .unwrap_or_default()
-        .split_whitespace()
-        .collect();
-    let ticks: f64 = fields
-        .get(11)
-        .and_then(|u| u.parse::<f64>().ok())
-        .unwrap_or(0.0)
-        + fields
-            .get(12)
-            .and_then(|s| s.parse::<f64>().ok())
-            .unwrap_or(0.0);
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    let rss = status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap_or(0);
-    (ticks / 100.0, rss)
+/// One measured window of one program.
+struct Window {
+    label: String,
+    lines_per_s: f64,
+    cpu_pct: f64,
+    rss_kib: Vec<u64>,
+    out_kib_per_s: f64,
 }
 
-#[tokio::main(flavor = "current_thread")]
+#[tokio::main]
 async fn main() {
-    let rate = arg(1, 2000);
-    let seconds = arg(2, 30);
+    let flood_s = arg(1, 20);
+    let idle_s = arg(2, 20);
+    let mut rates: Vec<u64> = std::env::args()
+        .skip(3)
+        .filter_map(|r| r.parse().ok())
+        .collect();
+    if rates.is_empty() {
+        rates = vec![2000, 10_000];
+    }
+    let irc = FakeIrc::start(Arc::new(|_: &str, _: &str| true)).await;
     let lines: Vec<&str> = CORPUS.lines().collect();
-    let (tx, mut rx) = mpsc::channel::<Msg>(65536);
-    // Keeps the loop alive through the idle phase.
-    let keep_open = tx.clone();
-    let mut app = App::new("nymn".into(), 10_000, LoginView::Anonymous, false);
-    let mut terminal = Terminal::new(TestBackend::new(160, 48)).unwrap();
-
-    // The generator: `rate` lines a second in 10 ms slices, parsed as the connection would.
-    let generator = tokio::spawn(async move {
-        let per_tick = (rate / 100).max(1) as usize;
-        let mut tick = tokio::time::interval(Duration::from_millis(10));
-        let mut i = 0usize;
-        let start = Instant::now();
-        let mut rss = Vec::new();
-        while start.elapsed() < Duration::from_secs(seconds) {
-            tick.tick().await;
-            for _ in 0..per_tick {
-                let msg = Msg::Chat(ChatEvent::Incoming(
-                    read_line(lines[i % lines.len()]).unwrap(),
-                ));
-                i += 1;
-                if tx.send(msg).await.is_err() {
-                    return (i, rss);
-                }
-            }
-            if i % (rate as usize * 5) < per_tick {
-                rss.push(usage().1);
-            }
+    let mut results = Vec::new();
+    for (program, args) in [
+        ("onair (app)", vec!["--channel", CHANNEL]),
+        ("onair chat tail", vec!["chat", "tail", CHANNEL]),
+    ] {
+        let home = tempfile::tempdir().unwrap();
+        let mut cmd = bins::onair(home.path());
+        cmd.args(&args)
+            .env("ONAIR_TWITCH_IRC_URL", &irc.url)
+            .env("ONAIR_TUI_TOKEN_STORE", "file");
+        let (mut child, mut pty) = Pty::spawn(&cmd, 160, 48).unwrap();
+        wait_joined(&irc, &mut child).await;
+        // Let start-up settle (first draws, log file) before measuring.
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        let pid = child.id();
+        let mut windows = vec![idle(pid, &pty, "idle, joined", idle_s).await];
+        for &rate in &rates {
+            windows.push(flood(&irc, &lines, pid, &pty, rate, flood_s).await);
         }
-        // Idle: the clock only.
-        (i, rss)
-    });
+        windows.push(idle(pid, &pty, "idle after the flood", idle_s).await);
+        pty.type_bytes(b"\x03").unwrap();
+        let status = wait_exit(&mut child, Duration::from_secs(10)).await;
+        pty.finish();
+        println!("== {program} {args:?}: exit {status}");
+        for w in &windows {
+            print_window(w);
+        }
+        results.push(windows);
+    }
+    println!("== ratio app / chat tail, same windows (CPU)");
+    for (a, b) in results[0].iter().zip(&results[1]) {
+        // Idle windows may measure zero ticks: no ratio then.
+        let ratio = if b.cpu_pct > 0.0 {
+            format!("{:.2}x", a.cpu_pct / b.cpu_pct)
+        } else {
+            "n/a".into()
+        };
+        println!(
+            "{:<24} {:>6.2}% / {:>6.2}% = {ratio}",
+            a.label, a.cpu_pct, b.cpu_pct
+        );
+    }
+}
 
-    let (cpu0, rss0) = usage();
-    let wall = Instant::now();
-    let flood = tokio::spawn(async move {
-        drive(&mut terminal, &mut app, &mut rx, |_| true)
-            .await
-            .unwrap();
-    });
-    let (sent, rss_samples) = generator.await.unwrap();
-    let flood_wall = wall.elapsed().as_secs_f64();
-    let (cpu1, rss1) = usage();
-    println!(
-        "== flood: {sent} chat lines in {flood_wall:.1} s ({:.0}/s), 160x48 headless terminal",
-        sent as f64 / flood_wall
-    );
-    println!(
-        "CPU: {:.1}% of one core (parse + update + draw at most every 33 ms)",
-        (cpu1 - cpu0) / flood_wall * 100.0
-    );
-    println!(
-        "RSS: start {} KiB, every 5 s {:?} KiB, end {} KiB",
-        rss0, rss_samples, rss1
-    );
+async fn wait_joined(irc: &FakeIrc, child: &mut Child) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while irc.joined(CHANNEL) == 0 {
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "onair exited before joining"
+        );
+        assert!(Instant::now() < deadline, "onair never joined #{CHANNEL}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
 
-    // Idle: nothing arrives for 10 s.
-    let (cpu2, _) = usage();
-    tokio::time::sleep(Duration::from_secs(10)).await;
-    let (cpu3, rss3) = usage();
+async fn wait_exit(child: &mut Child, limit: Duration) -> String {
+    let deadline = Instant::now() + limit;
+    while Instant::now() < deadline {
+        if let Some(s) = child.try_wait().unwrap() {
+            return s.to_string();
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    child.kill().unwrap();
+    format!("none after {limit:?}: killed")
+}
+
+/// Nothing arrives for `seconds`.
+async fn idle(pid: u32, pty: &Pty, label: &str, seconds: u64) -> Window {
+    let (u0, out0, t0) = (usage(pid), pty.output_bytes(), Instant::now());
+    let mut rss = vec![u0.rss_kib];
+    while t0.elapsed() < Duration::from_secs(seconds) {
+        tokio::time::sleep(RSS_EVERY.min(Duration::from_secs(seconds))).await;
+        rss.push(usage(pid).rss_kib);
+    }
+    window(
+        label.into(),
+        0,
+        u0,
+        usage(pid),
+        rss,
+        pty.output_bytes() - out0,
+        t0,
+    )
+}
+
+/// `rate` corpus lines a second for `seconds`, in one frame per [`TICK`].
+async fn flood(
+    irc: &FakeIrc,
+    lines: &[&str],
+    pid: u32,
+    pty: &Pty,
+    rate: u64,
+    seconds: u64,
+) -> Window {
+    let per_tick = (rate as usize * TICK.as_millis() as usize / 1000).max(1);
+    let mut tick = tokio::time::interval(TICK);
+    let (u0, out0, t0) = (usage(pid), pty.output_bytes(), Instant::now());
+    let mut rss = vec![u0.rss_kib];
+    let mut next_rss = t0 + RSS_EVERY;
+    let mut sent = 0usize;
+    let mut frame = String::new();
+    while t0.elapsed() < Duration::from_secs(seconds) {
+        tick.tick().await;
+        frame.clear();
+        for _ in 0..per_tick {
+            frame.push_str(lines[sent % lines.len()]);
+            frame.push_str("\r\n");
+            sent += 1;
+        }
+        irc.broadcast(CHANNEL, &frame);
+        if Instant::now() >= next_rss {
+            rss.push(usage(pid).rss_kib);
+            next_rss += RSS_EVERY;
+        }
+    }
+    let label = format!("flood {rate}/s");
+    window(
+        label,
+        sent,
+        u0,
+        usage(pid),
+        rss,
+        pty.output_bytes() - out0,
+        t0,
+    )
+}
+
+fn window(
+    label: String,
+    sent: usize,
+    u0: Usage,
+    u1: Usage,
+    mut rss_kib: Vec<u64>,
+    out: u64,
+    t0: Instant,
+) -> Window {
+    let wall = t0.elapsed().as_secs_f64();
+    rss_kib.push(u1.rss_kib);
+    Window {
+        label,
+        lines_per_s: sent as f64 / wall,
+        cpu_pct: (u1.cpu_s - u0.cpu_s) / wall * 100.0,
+        rss_kib,
+        out_kib_per_s: out as f64 / 1024.0 / wall,
+    }
+}
+
+fn print_window(w: &Window) {
     println!(
-        "== idle 10 s (loop running, nothing arriving): CPU {:.2}% of one core, RSS {} KiB",
-        (cpu3 - cpu2) / 10.0 * 100.0,
-        rss3
+        "{:<24} {:>7.0} lines/s  CPU {:>6.2}% of one core  terminal output {:>7.1} KiB/s  RSS KiB every {}s {:?}",
+        w.label,
+        w.lines_per_s,
+        w.cpu_pct,
+        w.out_kib_per_s,
+        RSS_EVERY.as_secs(),
+        w.rss_kib
     );
-    drop(keep_open);
-    flood.await.unwrap();
 }

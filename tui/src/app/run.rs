@@ -2,10 +2,13 @@
 //! login checks, demo), feeds their messages to [`App::update`], carries out the effects, and
 //! draws at most [`FRAME`] apart, after draining whatever is queued, never once per chat message.
 
+use std::io::{BufWriter, Stdout};
 use std::time::Duration;
 
 use crossterm::event::{Event as TermEvent, EventStream};
 use futures_util::StreamExt;
+use ratatui::Terminal;
+use ratatui::backend::CrosstermBackend;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
@@ -22,6 +25,9 @@ use crate::relay::{self, RelayConfig};
 pub const FRAME: Duration = Duration::from_millis(33);
 /// Messages applied before a draw, at most, so input stays responsive under a flood.
 const MAX_BATCH: usize = 4096;
+/// Room for a whole frame's escape sequences (a full 160x48 redraw is about 6-20 KiB), so a draw
+/// is one write to the terminal when ratatui flushes at its end.
+const FRAME_BUF_BYTES: usize = 64 * 1024;
 
 /// Where the app's messages come from.
 #[derive(Debug, Default)]
@@ -44,7 +50,13 @@ pub async fn run(mut app: App, sources: Sources) -> std::io::Result<()> {
     let (tx, mut rx) = mpsc::channel::<Msg>(8192);
     let shutdown = CancellationToken::new();
     let (chat, actor) = start_sources(sources, &tx, &shutdown);
-    let mut terminal = ratatui::init();
+    let mut terminal = match terminal() {
+        Ok(t) => t,
+        Err(e) => {
+            ratatui::restore();
+            return Err(e);
+        }
+    };
     let result = drive(&mut terminal, &mut app, &mut rx, |e| {
         match e {
             Effect::Quit => return false,
@@ -58,6 +70,18 @@ pub async fn run(mut app: App, sources: Sources) -> std::io::Result<()> {
     ratatui::restore();
     shutdown.cancel();
     result
+}
+
+/// Raw mode, the alternate screen and the panic hook that restores the terminal, from
+/// `ratatui::init`; drawn through a buffer rather than its bare `Stdout`, which is line-buffered
+/// at 1 KiB and locked once per escape sequence (under a chat flood that was a fifth of the app's
+/// CPU, in several writes per frame).
+fn terminal() -> std::io::Result<Terminal<CrosstermBackend<BufWriter<Stdout>>>> {
+    drop(ratatui::init());
+    Terminal::new(CrosstermBackend::new(BufWriter::with_capacity(
+        FRAME_BUF_BYTES,
+        std::io::stdout(),
+    )))
 }
 
 /// The loop: apply what comes in, draining the queue before each draw, and draw at most once

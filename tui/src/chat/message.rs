@@ -30,7 +30,7 @@ impl Incoming {
                     .tags
                     .iter()
                     .filter(|(k, _)| *k != "room-id")
-                    .map(|(k, v)| ((*k).to_owned(), unescape(v).into_owned()))
+                    .map(|(k, v)| (k.to_owned(), unescape(v).into_owned()))
                     .collect(),
             }),
             "NOTICE" => Self::Line(ChatLine::Server {

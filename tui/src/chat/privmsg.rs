@@ -26,7 +26,7 @@ struct PrivTags<'a> {
 impl<'a> PrivTags<'a> {
     fn of(m: &IrcMessage<'a>) -> Self {
         let mut t = Self::default();
-        for &(k, v) in &m.tags {
+        for (k, v) in m.tags.iter() {
             let slot = match k {
                 "id" => &mut t.id,
                 "user-id" => &mut t.user_id,
@@ -93,13 +93,16 @@ pub fn emotes(tag: &str, text: &str) -> Vec<Emote> {
     if tag.is_empty() || text.is_empty() {
         return out;
     }
-    // Byte offset of every code point, plus the end: one pass, then slices.
-    let offsets: Vec<usize> = text
-        .char_indices()
-        .map(|(b, _)| b)
-        .chain([text.len()])
-        .collect();
-    let len = offsets.len() - 1;
+    // Code point to byte offset: the identity in ASCII text (most chat), else the byte offset of
+    // every code point plus the end, in one pass.
+    let offsets: Option<Vec<usize>> = (!text.is_ascii()).then(|| {
+        text.char_indices()
+            .map(|(b, _)| b)
+            .chain([text.len()])
+            .collect()
+    });
+    let byte = |i: usize| offsets.as_ref().map_or(i, |o| o[i]);
+    let len = offsets.as_ref().map_or(text.len(), |o| o.len() - 1);
     for group in tag.split('/').filter(|g| !g.is_empty()) {
         let Some((id, ranges)) = group.split_once(':') else {
             continue;
@@ -117,7 +120,7 @@ pub fn emotes(tag: &str, text: &str) -> Vec<Emote> {
             let end = end.min(len - 1);
             out.push(Emote {
                 id: id.to_owned(),
-                name: text[offsets[start]..offsets[end + 1]].to_owned(),
+                name: text[byte(start)..byte(end + 1)].to_owned(),
                 start,
                 end,
             });
