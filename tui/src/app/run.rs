@@ -1,6 +1,7 @@
 //! The runtime: owns the terminal and the tasks (input, clock, chat, relay or direct events,
 //! login checks, demo), feeds their messages to [`App::update`], carries out the effects, and
-//! draws at most [`FRAME`] apart, after draining whatever is queued, never once per chat message.
+//! draws at most [`FRAME`] apart after a key ([`FEED_FRAME`] while only chat and events arrive),
+//! after draining whatever is queued, never once per chat message.
 
 use std::io::{BufWriter, Stdout};
 use std::time::Duration;
@@ -23,6 +24,10 @@ use crate::relay::{self, RelayConfig};
 
 /// Shortest gap between two draws (about 30 frames a second).
 pub const FRAME: Duration = Duration::from_millis(33);
+/// Longest gap between frames while only chat and events arrive: a flood scrolls at 15 frames a
+/// second, which halves what drawing (most of the app's CPU under a flood) costs, while a key,
+/// a paste or a resize still gets the next frame within [`FRAME`].
+pub const FEED_FRAME: Duration = Duration::from_millis(66);
 /// Messages applied before a draw, at most, so input stays responsive under a flood.
 const MAX_BATCH: usize = 4096;
 /// Room for a whole frame's escape sequences (a full 160x48 redraw is about 6-20 KiB), so a draw
@@ -98,26 +103,36 @@ where
 {
     let mut last_draw = Instant::now() - FRAME;
     let mut dirty = true;
+    // The gap the next frame waits for: FRAME once the user did something, else FEED_FRAME.
+    let mut pace = FRAME;
     loop {
-        if dirty && last_draw.elapsed() >= FRAME {
+        if dirty && last_draw.elapsed() >= pace {
             terminal
                 .draw(|f| super::view::draw(f, app))
                 .map_err(|e| std::io::Error::other(e.to_string()))?;
             last_draw = Instant::now();
             dirty = false;
+            pace = FEED_FRAME;
         }
         let first = tokio::select! {
             m = rx.recv() => m,
-            () = tokio::time::sleep_until(last_draw + FRAME), if dirty => continue,
+            () = tokio::time::sleep_until(last_draw + pace), if dirty => continue,
         };
         let Some(first) = first else { return Ok(()) };
+        let mut from_user = is_from_user(&first);
         let mut effects = app.update(first);
         // Drain what else is queued, then draw once.
         for _ in 0..MAX_BATCH {
             match rx.try_recv() {
-                Ok(m) => effects.extend(app.update(m)),
+                Ok(m) => {
+                    from_user |= is_from_user(&m);
+                    effects.extend(app.update(m));
+                }
                 Err(_) => break,
             }
+        }
+        if from_user {
+            pace = FRAME;
         }
         dirty = true;
         for e in effects {
@@ -126,6 +141,11 @@ where
             }
         }
     }
+}
+
+/// What the user did at the terminal, as opposed to what arrived from the network or the clock.
+fn is_from_user(m: &Msg) -> bool {
+    matches!(m, Msg::Key(_) | Msg::Paste(_) | Msg::Resize)
 }
 
 fn send(chat: &Option<ChatHandle>, text: String, tx: &mpsc::Sender<Msg>) {
