@@ -1,7 +1,7 @@
 //! The user card overlay: the lines [`crate::app::Card::lines`] made, in a box over the panes.
 
 use ratatui::Frame;
-use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::layout::Rect;
 use ratatui::style::{Color, Style};
 use ratatui::text::Line;
 use ratatui::widgets::{Block, Borders, Clear, Paragraph, Wrap};
@@ -12,18 +12,7 @@ pub fn render(frame: &mut Frame, area: Rect, lines: &[String]) {
     let height = (lines.len() as u16 + 3)
         .min(area.height.saturating_sub(2))
         .max(5);
-    let [_, mid, _] = Layout::vertical([
-        Constraint::Fill(1),
-        Constraint::Length(height),
-        Constraint::Fill(1),
-    ])
-    .areas(area);
-    let [_, rect, _] = Layout::horizontal([
-        Constraint::Fill(1),
-        Constraint::Length(64.min(area.width)),
-        Constraint::Fill(1),
-    ])
-    .areas(mid);
+    let rect = super::centered(area, 64.min(area.width), height);
     let mut text: Vec<Line> = lines.iter().map(|l| Line::from(l.as_str())).collect();
     text.push(Line::from(" any key closes").style(dim()));
     let block = Block::new()

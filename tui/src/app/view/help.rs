@@ -1,7 +1,7 @@
 //! The `?` overlay.
 
 use ratatui::Frame;
-use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::layout::Rect;
 use ratatui::style::{Color, Style};
 use ratatui::text::Line;
 use ratatui::widgets::{Block, Borders, Clear, Paragraph};
@@ -30,18 +30,7 @@ const KEYS: &[(&str, &str)] = &[
 
 pub fn render(frame: &mut Frame, area: Rect) {
     let height = KEYS.len() as u16 + 4;
-    let [_, mid, _] = Layout::vertical([
-        Constraint::Fill(1),
-        Constraint::Length(height),
-        Constraint::Fill(1),
-    ])
-    .areas(area);
-    let [_, rect, _] = Layout::horizontal([
-        Constraint::Fill(1),
-        Constraint::Length(58),
-        Constraint::Fill(1),
-    ])
-    .areas(mid);
+    let rect = super::centered(area, 58, height);
     let mut lines: Vec<Line> = KEYS
         .iter()
         .map(|(k, what)| Line::from(format!(" {k:<12} {what}")))

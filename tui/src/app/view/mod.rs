@@ -70,3 +70,20 @@ fn bold() -> Style {
 fn clock(ms: i64) -> String {
     onair_common::time::local(ms, "%H:%M").unwrap_or_else(|| "--:--".into())
 }
+
+/// A `width` x `height` rectangle in the middle of `area`, for overlays (help, user card).
+fn centered(area: ratatui::layout::Rect, width: u16, height: u16) -> ratatui::layout::Rect {
+    let [_, mid, _] = Layout::vertical([
+        Constraint::Fill(1),
+        Constraint::Length(height),
+        Constraint::Fill(1),
+    ])
+    .areas(area);
+    let [_, rect, _] = Layout::horizontal([
+        Constraint::Fill(1),
+        Constraint::Length(width),
+        Constraint::Fill(1),
+    ])
+    .areas(mid);
+    rect
+}
