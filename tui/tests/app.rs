@@ -3,14 +3,14 @@
 
 #![allow(clippy::unwrap_used)] // Tests: a panic is the failure report.
 
+mod common;
+use common::{chat, relay_event};
+
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use onair::app::keys::{Action, action};
 use onair::app::{App, ChatEntry, Effect, EventRow, Focus, LoginView, Mode, Msg};
 use onair::chat::connection::{ChatEvent, ChatState};
-use onair::chat::read_line;
 use onair::relay::{RelayEvent, RelayState};
-use onair_common::Event;
-use onair_common::eventsub::Envelope;
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 
@@ -22,32 +22,10 @@ fn ctrl(c: char) -> KeyEvent {
     KeyEvent::new(KeyCode::Char(c), KeyModifiers::CONTROL)
 }
 
-fn chat(line: &str) -> Msg {
-    Msg::Chat(ChatEvent::Incoming(read_line(line).unwrap()))
-}
-
 fn privmsg(id: &str, login: &str, text: &str) -> Msg {
     chat(&format!(
         "@badges=moderator/1;color=#1E90FF;display-name={login};emotes=;id={id};tmi-sent-ts=1767268800123;user-id=1 :{login}!{login}@{login}.tmi.twitch.tv PRIVMSG #quillstream :{text}"
     ))
-}
-
-fn relay_event(kind: &str, seq: u64) -> Msg {
-    let body = std::fs::read_to_string(format!(
-        "{}/../common/tests/fixtures/{kind}.json",
-        env!("CARGO_MANIFEST_DIR")
-    ))
-    .unwrap();
-    let env: Envelope = serde_json::from_str(&body).unwrap();
-    let mut e = Event::from_notification(
-        &format!("m{seq}"),
-        "2026-01-01T12:00:00Z",
-        &env,
-        jiff::Timestamp::now(),
-    )
-    .unwrap();
-    e.seq = Some(seq);
-    Msg::Relay(RelayEvent::Event(Box::new(e)))
 }
 
 fn app() -> App {
