@@ -68,7 +68,12 @@ async fn fan_outs(rounds: u64) {
         let rounds = if clients > 1_000 { rounds / 3 } else { rounds };
         println!("== fan-out: one event to {clients} idle-then-woken sockets, {rounds} rounds");
         let base = Baseline::start();
-        let b = fan_out(&Target::Baseline(&base), clients, rounds).await;
+        // The frame the relay would send for the same event, near enough in size.
+        let frame = format!(
+            "{{\"type\":\"event\",\"event\":{}}}",
+            fixture("channel.raid")
+        );
+        let b = fan_out(&Target::Baseline(&base, frame), clients, rounds).await;
         drop(base);
         let dir = tempfile::tempdir().unwrap();
         let relay = start_relay(dir.path()).await;
@@ -142,14 +147,15 @@ impl Drop for Baseline {
 
 /// What a fan-out run connects to and how it makes one event.
 enum Target<'a> {
-    Baseline(&'a Baseline),
+    /// The server, and the frame it broadcasts for an event (read once, not inside the timing).
+    Baseline(&'a Baseline, String),
     Relay(&'a RelayProcess, &'a [String], Sender),
 }
 
 impl Target<'_> {
     fn pid(&self) -> u32 {
         match self {
-            Self::Baseline(b) => b.child.id(),
+            Self::Baseline(b, _) => b.child.id(),
             Self::Relay(r, _, _) => r.pid(),
         }
     }
@@ -157,7 +163,7 @@ impl Target<'_> {
     /// The `i`th client's URL.
     fn ws_url(&self, i: u64) -> String {
         match self {
-            Self::Baseline(b) => format!("{}/ws", b.base.replace("http://", "ws://")),
+            Self::Baseline(b, _) => format!("{}/ws", b.base.replace("http://", "ws://")),
             Self::Relay(r, tokens, _) => {
                 let token = &tokens[i as usize % tokens.len()];
                 format!("{}/ws?token={token}", r.base.replace("http://", "ws://"))
@@ -168,19 +174,13 @@ impl Target<'_> {
     /// Posts one event; returns once the server answered.
     async fn post(&self, http: &reqwest::Client) {
         let status = match self {
-            Self::Baseline(b) => {
-                // The frame the relay would send for the same event, near enough in size.
-                let frame = format!(
-                    "{{\"type\":\"event\",\"event\":{}}}",
-                    fixture("channel.raid")
-                );
-                http.post(format!("{}/publish", b.base))
-                    .body(frame)
-                    .send()
-                    .await
-                    .unwrap()
-                    .status()
-            }
+            Self::Baseline(b, frame) => http
+                .post(format!("{}/publish", b.base))
+                .body(frame.clone())
+                .send()
+                .await
+                .unwrap()
+                .status(),
             Self::Relay(_, _, twitch) => twitch
                 .send(&Delivery::fixture("channel.raid"))
                 .await
