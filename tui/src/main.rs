@@ -9,5 +9,5 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     // Held to the end of main: dropping it flushes the log queue.
     let _log = onair::logging::init(cli.verbose);
-    onair_common::block_on(run(cli))
+    onair_common::block_on_single(run(cli))
 }
