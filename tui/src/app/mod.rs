@@ -8,6 +8,7 @@ pub mod demo;
 mod demo_helix;
 mod derive;
 mod feed;
+pub mod pace;
 pub mod keys;
 pub mod run;
 mod select;

@@ -1,7 +1,7 @@
 //! The runtime: owns the terminal and the tasks (input, clock, chat, relay or direct events,
 //! login checks, demo), feeds their messages to [`App::update`], carries out the effects, and
-//! draws at most [`FRAME`] apart after a key ([`FEED_FRAME`] while only chat and events arrive),
-//! after draining whatever is queued, never once per chat message.
+//! draws after draining whatever is queued, never once per chat message, at the pace [`Pace`]
+//! sets.
 
 use std::io::{BufWriter, Stdout};
 use std::time::Duration;
@@ -15,6 +15,7 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use super::actor::Actor;
+use super::pace::Pace;
 use super::{App, Effect, LoginView, Msg};
 use crate::auth::{Auth, LoginState, StoredToken, owner};
 use crate::chat::connection::{self, ChatConfig, ChatError, ChatHandle};
@@ -22,12 +23,6 @@ use crate::direct::{self, DirectConfig};
 use crate::helix::{Actions, Helix};
 use crate::relay::{self, RelayConfig};
 
-/// Shortest gap between two draws (about 30 frames a second).
-pub const FRAME: Duration = Duration::from_millis(33);
-/// Longest gap between frames while only chat and events arrive: a flood scrolls at 15 frames a
-/// second, which halves what drawing (most of the app's CPU under a flood) costs, while a key,
-/// a paste or a resize still gets the next frame within [`FRAME`].
-pub const FEED_FRAME: Duration = Duration::from_millis(66);
 /// Messages applied before a draw, at most, so input stays responsive under a flood.
 const MAX_BATCH: usize = 4096;
 /// Room for a whole frame's escape sequences (a full 160x48 redraw is about 6-20 KiB), so a draw
@@ -89,8 +84,8 @@ fn terminal() -> std::io::Result<Terminal<CrosstermBackend<BufWriter<Stdout>>>> 
     )))
 }
 
-/// The loop: apply what comes in, draining the queue before each draw, and draw at most once
-/// per [`FRAME`]. `effect` carries out effects; it returns `false` to stop. Generic over the
+/// The loop: apply what comes in, draining the queue before each draw, and draw when [`Pace`]
+/// allows. `effect` carries out effects; it returns `false` to stop. Generic over the
 /// backend so benchmarks and tests run the same loop headless.
 pub async fn drive<B: ratatui::backend::Backend>(
     terminal: &mut ratatui::Terminal<B>,
@@ -101,38 +96,35 @@ pub async fn drive<B: ratatui::backend::Backend>(
 where
     B::Error: std::fmt::Display,
 {
-    let mut last_draw = Instant::now() - FRAME;
+    let mut pace = Pace::new();
+    // The first frame is due at once.
+    let mut last_draw = Instant::now() - pace.gap();
     let mut dirty = true;
-    // The gap the next frame waits for: FRAME once the user did something, else FEED_FRAME.
-    let mut pace = FRAME;
     loop {
-        if dirty && last_draw.elapsed() >= pace {
-            terminal
+        if dirty && last_draw.elapsed() >= pace.gap() {
+            let frame = terminal
                 .draw(|f| super::view::draw(f, app))
                 .map_err(|e| std::io::Error::other(e.to_string()))?;
+            pace.drawn(frame.area.height);
             last_draw = Instant::now();
             dirty = false;
-            pace = FEED_FRAME;
         }
         let first = tokio::select! {
             m = rx.recv() => m,
-            () = tokio::time::sleep_until(last_draw + pace), if dirty => continue,
+            () = tokio::time::sleep_until(last_draw + pace.gap()), if dirty => continue,
         };
         let Some(first) = first else { return Ok(()) };
-        let mut from_user = is_from_user(&first);
+        pace.saw(is_from_user(&first));
         let mut effects = app.update(first);
         // Drain what else is queued, then draw once.
         for _ in 0..MAX_BATCH {
             match rx.try_recv() {
                 Ok(m) => {
-                    from_user |= is_from_user(&m);
+                    pace.saw(is_from_user(&m));
                     effects.extend(app.update(m));
                 }
                 Err(_) => break,
             }
-        }
-        if from_user {
-            pace = FRAME;
         }
         dirty = true;
         for e in effects {

@@ -5,7 +5,7 @@ use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Borders, Paragraph};
+use ratatui::widgets::{Block, Borders, Widget};
 
 use super::wrap::wrap;
 use super::{SELECT_HINT, border, clock, dim, selected};
@@ -58,11 +58,12 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
         }
     }
     rows.truncate(height);
-    rows.reverse();
-    let pad = height.saturating_sub(rows.len());
-    let mut out = vec![Line::default(); pad];
-    out.extend(rows);
-    frame.render_widget(Paragraph::new(out), inner);
+    // Bottom up, each row on its own: the rows are wrapped to the width already, so a
+    // `Paragraph` would only walk every grapheme again to lay them out (a tenth of a frame).
+    let buf = frame.buffer_mut();
+    for (row, y) in rows.iter().zip((inner.top()..inner.bottom()).rev()) {
+        row.render(Rect { y, height: 1, ..inner }, buf);
+    }
 }
 
 fn spans(entry: &ChatEntry) -> Vec<Span<'static>> {
