@@ -23,10 +23,10 @@ pub fn block_on(
 ) -> std::process::ExitCode {
     let mut rt = tokio::runtime::Builder::new_multi_thread();
     // Tokio's default is 512 threads for blocking work. The relay's store reads run there (at
-    // most 16 at once), and under a burst of connecting sockets the pool still grew to a hundred
+    // most 8 at once), and under a burst of connecting sockets the pool still grew to a hundred
     // idle threads, each holding its stack and a malloc arena: memory every socket paid for.
     // Work beyond this waits for a thread instead.
-    rt.max_blocking_threads(32);
+    rt.max_blocking_threads(8);
     run(rt, main)
 }
 

@@ -166,14 +166,15 @@ pub struct Relay {
 impl Relay {
     /// Starts the store's background work, which feeds committed events to the hub.
     pub fn new(settings: Settings, mut store: Store) -> Result<Self, StoreError> {
-        let hub = Hub::new(settings.live_buffer);
+        let shutdown = CancellationToken::new();
+        let hub = Hub::new(settings.live_buffer, shutdown.clone());
         let running = store.start(Arc::new(hub.clone()))?;
         let state = AppState(Arc::new(Inner {
             settings,
             store,
             hub,
             metrics: Metrics::default(),
-            shutdown: CancellationToken::new(),
+            shutdown,
             tasks: TaskTracker::new(),
             resync: tokio::sync::Notify::new(),
             intake: Gate::default(),

@@ -66,7 +66,7 @@ const STATUS_BUFFER: usize = 16;
 #[derive(Debug, Default)]
 struct Sockets {
     count: u32,
-    // Cancelled when the client is removed: each of its sockets closes.
+    // Cancelled when the client is removed (or the relay shuts down): each of its sockets closes.
     revoked: CancellationToken,
     // Tells this entry from a later one for the same client (made after a removal), so a slot
     // of the old one never decrements the new one.
@@ -86,6 +86,9 @@ pub struct Hub {
     // Held only to count and look up, never across an await.
     sockets: Arc<Mutex<HashMap<ClientId, Sockets>>>,
     generations: Arc<std::sync::atomic::AtomicU64>,
+    // The relay's shutdown: each client's `revoked` is its child, so a socket waits on one
+    // token for both ways its session can be ended from outside.
+    shutdown: CancellationToken,
 }
 
 /// Refused: the client has `max` sockets open already.
@@ -98,13 +101,13 @@ pub struct SocketSlot {
     hub: Hub,
     client: ClientId,
     generation: u64,
-    /// Cancelled when the client is removed.
+    /// Cancelled when the client is removed, or the relay shuts down.
     pub revoked: CancellationToken,
 }
 
 impl Hub {
     /// An empty hub buffering `live_buffer` events per receiver before a slow one lags.
-    pub fn new(live_buffer: usize) -> Self {
+    pub fn new(live_buffer: usize, shutdown: CancellationToken) -> Self {
         let events = broadcast::channel(live_buffer.max(1)).0;
         let sockets: Arc<Mutex<HashMap<ClientId, Sockets>>> = Arc::default();
         let committed = tokio::runtime::Handle::try_current().ok().map(|rt| {
@@ -118,6 +121,7 @@ impl Hub {
             status: broadcast::channel(STATUS_BUFFER).0,
             sockets,
             generations: Arc::default(),
+            shutdown,
         }
     }
 
@@ -143,7 +147,8 @@ impl Hub {
             generation: self
                 .generations
                 .fetch_add(1, std::sync::atomic::Ordering::Relaxed),
-            ..Sockets::default()
+            revoked: self.shutdown.child_token(),
+            count: 0,
         });
         if entry.count >= max {
             return Err(TooMany);
@@ -309,7 +314,7 @@ mod tests {
 
     #[test]
     fn limit_per_client_and_release_on_drop() {
-        let hub = Hub::new(16);
+        let hub = Hub::new(16, CancellationToken::new());
         let a = hub.open(1, 2).unwrap();
         let _b = hub.open(1, 2).unwrap();
         assert_eq!(hub.open(1, 2).unwrap_err(), TooMany);
@@ -320,7 +325,7 @@ mod tests {
 
     #[test]
     fn an_old_slot_does_not_free_a_place_in_a_newer_entry() {
-        let hub = Hub::new(16);
+        let hub = Hub::new(16, CancellationToken::new());
         let old = hub.open(1, 8).unwrap();
         assert_eq!(hub.retain_clients(&[]), 1);
         // A socket authenticated just before the removal opens after it: a new entry.
@@ -337,7 +342,7 @@ mod tests {
 
     #[test]
     fn removed_client_sockets_are_cancelled() {
-        let hub = Hub::new(16);
+        let hub = Hub::new(16, CancellationToken::new());
         let a = hub.open(1, 8).unwrap();
         let b = hub.open(2, 8).unwrap();
         assert_eq!(hub.retain_clients(&[2]), 1);

@@ -25,8 +25,10 @@ use super::error::AppError;
 use crate::app::AppState;
 use crate::hub::{Published, SocketSlot, event_frame};
 use crate::store::{Page, Query, Row, StoreError};
+use clock::{Alarm, Clock};
 use outbox::Outbox;
 
+mod clock;
 mod outbox;
 
 /// Our frames are small; the 128 KiB defaults would cost that much per socket.
@@ -77,16 +79,29 @@ enum Step {
     Client(Option<Result<Message, axum::Error>>),
     Ping,
     Stalled,
+    /// The timer fired for a deadline that has since moved.
+    Early,
     Sent(Result<(), axum::Error>),
     Page(Result<Page<Row>, StoreError>),
     Live(Result<Arc<Published>, RecvError>),
     Status(Utf8Bytes),
 }
 
-async fn run(socket: WebSocket, state: AppState, slot: SocketSlot) {
-    let (sink, mut stream) = socket.split();
+/// The socket's session. Split here, outside the future: an async fn keeps room for its
+/// arguments all its life, and the socket (about 400 bytes) moves into its halves at once.
+fn run(socket: WebSocket, state: AppState, slot: SocketSlot) -> impl Future<Output = ()> {
+    let (sink, stream) = socket.split();
+    session(Outbox::new(sink), stream, state, slot)
+}
+
+async fn session(
+    out: Outbox,
+    mut stream: SplitStream<WebSocket>,
+    state: AppState,
+    slot: SocketSlot,
+) {
     let mut conn = Conn {
-        out: Outbox::new(sink),
+        out,
         live: state.hub().events(),
         filter: Subscribe::default(),
         cursor: None,
@@ -165,34 +180,46 @@ impl Conn {
     }
 
     async fn serve(&mut self, stream: &mut SplitStream<WebSocket>, slot: &SocketSlot) -> End {
-        let shutdown = self.state.shutdown().clone();
         let mut status = self.state.hub().status();
         // The two timings only: the settings hold the webhook secret, no socket needs a copy.
         let (period, send_timeout) = {
             let s = self.state.settings();
             (s.ping_interval, s.send_timeout)
         };
-        let mut ping = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
-        let stall = tokio::time::sleep(send_timeout);
-        // Made once, not per round of the loop: each would register with (and leave) the
-        // token's waiter list, a lock every socket shares, at every event.
-        let shutting_down = shutdown.cancelled();
-        let removed = slot.revoked.cancelled();
-        tokio::pin!(stall, shutting_down, removed);
+        let mut clock = Clock::new(period, send_timeout);
+        // One timer for pings and stalls, rather than two in every socket's state.
+        let timer = tokio::time::sleep_until(clock.due(false));
+        // Made once, not per round of the loop: it would register with (and leave) the token's
+        // waiter list, a lock every socket shares, at every event. The client's token is a child
+        // of the relay's shutdown, so this one wait covers both.
+        let ended = slot.revoked.cancelled();
+        tokio::pin!(timer, ended);
         loop {
             if self.catching_up && self.reading.is_none() && self.out.len() < LOW_WATER {
                 self.read_page();
             }
             let sending = self.out.busy();
+            // Moved only when something is due sooner: a later deadline just lets the timer
+            // fire early once, rather than touching the timer wheel at every frame sent.
+            let due = clock.due(sending);
+            if due < timer.deadline() {
+                timer.as_mut().reset(due);
+            }
             let take_live =
                 self.cursor.is_some() && !self.catching_up && self.out.len() < LOW_WATER;
             let step = tokio::select! {
                 biased;
-                () = &mut shutting_down => Step::Shutdown,
-                () = &mut removed => Step::Revoked,
+                () = &mut ended => if self.state.shutdown().is_cancelled() {
+                    Step::Shutdown
+                } else {
+                    Step::Revoked
+                },
                 msg = stream.next() => Step::Client(msg),
-                _ = ping.tick() => Step::Ping,
-                () = &mut stall, if sending => Step::Stalled,
+                () = &mut timer => match clock.fired(sending) {
+                    Alarm::Ping => Step::Ping,
+                    Alarm::Stalled => Step::Stalled,
+                    Alarm::Early => Step::Early,
+                },
                 r = std::future::poll_fn(|cx| self.out.poll_send(cx)), if sending => Step::Sent(r),
                 r = page_of(&mut self.reading), if self.reading.is_some() => Step::Page(r),
                 ev = self.live.recv(), if take_live => Step::Live(ev),
@@ -204,14 +231,13 @@ impl Conn {
                 Step::Revoked => Err(End::Close(close_code::POLICY, "client token removed")),
                 Step::Client(msg) => Box::pin(self.on_client(msg)).await,
                 Step::Ping => self.on_ping(),
+                Step::Early => Ok(()),
                 Step::Stalled => {
                     tracing::info!("dropped a client that stopped reading");
                     Err(End::Gone)
                 }
                 Step::Sent(Ok(())) => {
-                    stall
-                        .as_mut()
-                        .reset(tokio::time::Instant::now() + send_timeout);
+                    clock.progress();
                     Ok(())
                 }
                 Step::Sent(Err(_)) => Err(End::Gone),
@@ -242,13 +268,15 @@ impl Conn {
             if let Err(end) = result {
                 return end;
             }
+            if timer.is_elapsed() {
+                // It fired: wait for whatever is due next.
+                timer.as_mut().reset(clock.due(self.out.busy()));
+            }
             // Send what this step queued now, rather than a round of the select later.
             if self.out.busy() {
                 let sent = std::future::poll_fn(|cx| Poll::Ready(self.out.poll_send(cx))).await;
                 match sent {
-                    Poll::Ready(Ok(())) => stall
-                        .as_mut()
-                        .reset(tokio::time::Instant::now() + send_timeout),
+                    Poll::Ready(Ok(())) => clock.progress(),
                     Poll::Ready(Err(_)) => return End::Gone,
                     Poll::Pending => {}
                 }
@@ -258,9 +286,7 @@ impl Conn {
             }
             if was_idle && self.out.busy() {
                 // The stall clock starts when there is something to send.
-                stall
-                    .as_mut()
-                    .reset(tokio::time::Instant::now() + send_timeout);
+                clock.progress();
             }
         }
     }
@@ -289,16 +315,19 @@ impl Conn {
     /// (or from the head when the client gave none).
     async fn subscribe(&mut self, filter: Subscribe) -> Result<(), End> {
         self.live = self.state.hub().events();
-        let start = match filter.after {
-            Some(after) => after,
-            None => self.state.store().head().await.map_err(internal)?.last_seq,
+        // Without `after` the client wants live events only: everything up to the head is
+        // covered, and there is no page to read (a reconnect storm of live-only clients costs
+        // one head read each, not a store query).
+        let (start, catching_up) = match filter.after {
+            Some(after) => (after, true),
+            None => (self.state.store().head().await.map_err(internal)?.last_seq, false),
         };
         // Frames of an earlier subscription that were not sent yet are not wanted any more.
         self.out.drop_events();
         self.stale_read = self.reading.is_some();
         self.filter = filter;
         self.cursor = Some(start);
-        self.catching_up = true;
+        self.catching_up = catching_up;
         Ok(())
     }
 

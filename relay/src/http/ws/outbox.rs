@@ -78,6 +78,11 @@ impl Outbox {
                 moved = true;
             }
         }
+        if self.queue.capacity() > 0 {
+            // Emptied: most sockets sit idle between events, and each holding the slots its
+            // last burst needed added up over thousands of them.
+            self.queue = VecDeque::new();
+        }
         match self.sink.poll_flush_unpin(cx) {
             Poll::Ready(Ok(())) => {
                 self.unflushed = false;

@@ -24,9 +24,11 @@ use writer::Writer;
 
 /// How many idle read connections are kept.
 const MAX_IDLE_READERS: usize = 8;
-/// Reads running at once on the blocking pool. Each may open a connection (three descriptors
-/// with WAL), so without a cap a burst of replays could take the descriptors `accept` needs.
-const MAX_CONCURRENT_READS: usize = 16;
+/// Reads running at once on the blocking pool: as many as idle connections are kept, so a burst
+/// of reads (thousands of clients connecting) never opens and closes connections, and takes
+/// neither the descriptors `accept` needs (three per connection with WAL) nor, beyond a few
+/// threads, the memory each blocking thread holds (a stack and a malloc arena).
+const MAX_CONCURRENT_READS: usize = MAX_IDLE_READERS;
 
 fn open_error(path: &Path, e: impl std::fmt::Display) -> StoreError {
     StoreError::Open {
