@@ -27,6 +27,7 @@ use futures_util::{SinkExt, StreamExt};
 use onair_tests::bins::{self, arg};
 use onair_tests::eventsub::{Delivery, Sender, fixture};
 use onair_tests::load::blast;
+use onair_tests::procstat::usage;
 use onair_tests::relay_process::{Options, RelayProcess, free_port, proc_status_kib};
 use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::Message;
@@ -47,20 +48,39 @@ async fn main() {
 
 async fn intake(seconds: u64) {
     println!("== intake: {seconds} s per run, 2 cores shared by the loader and the server");
-    println!("senders   baseline req/s   relay req/s   relay/baseline");
+    println!("(CPU: the server's own, and this loader's, in microseconds per answered request)");
+    println!(
+        "senders   baseline req/s   relay req/s   relay/baseline   CPU us/req: baseline relay   loader"
+    );
     for senders in [32, 64, 128] {
         let base = Baseline::start();
-        let bare = blast(std::slice::from_ref(&base.base), seconds, senders).await;
+        let (bare, bare_cpu, bare_loader) =
+            measured(base.child.id(), &base.base, seconds, senders).await;
         drop(base);
         let dir = tempfile::tempdir().unwrap();
         let relay = start_relay(dir.path()).await;
-        let ours = blast(std::slice::from_ref(&relay.base), seconds, senders).await;
+        let (ours, our_cpu, our_loader) =
+            measured(relay.pid(), &relay.base, seconds, senders).await;
         drop(relay);
         println!(
-            "{senders:>7}   {bare:>14.0}   {ours:>11.0}   {:>14.2}",
-            ours / bare
+            "{senders:>7}   {bare:>14.0}   {ours:>11.0}   {:>14.2}   {bare_cpu:>17.1} {our_cpu:>5.1}   {:>4.1}/{:.1}",
+            ours / bare,
+            bare_loader,
+            our_loader,
         );
     }
+}
+
+/// Answered requests per second, with the server's and the loader's CPU per request: whether a
+/// figure is bound by the server's work, by the loader, or by waiting (the durable commit).
+async fn measured(pid: u32, base: &str, seconds: u64, senders: u64) -> (f64, f64, f64) {
+    let me = std::process::id();
+    let (server0, loader0) = (usage(pid).cpu_s, usage(me).cpu_s);
+    let rate = blast(&[base.to_owned()], seconds, senders).await;
+    let (server1, loader1) = (usage(pid).cpu_s, usage(me).cpu_s);
+    let requests = rate * seconds as f64;
+    let per = |cpu: f64| cpu / requests * 1e6;
+    (rate, per(server1 - server0), per(loader1 - loader0))
 }
 
 async fn fan_outs(rounds: u64) {
