@@ -79,7 +79,11 @@ mod tests {
         assert_eq!(c.fired(false), Alarm::Early, "no stall while nothing waits");
         tokio::time::advance(PERIOD).await;
         assert_eq!(c.fired(false), Alarm::Ping);
-        assert_eq!(c.due(false), Instant::now() + PERIOD, "the next ping a period on");
+        assert_eq!(
+            c.due(false),
+            Instant::now() + PERIOD,
+            "the next ping a period on"
+        );
     }
 
     #[tokio::test(start_paused = true)]

@@ -320,7 +320,10 @@ impl Conn {
         // one head read each, not a store query).
         let (start, catching_up) = match filter.after {
             Some(after) => (after, true),
-            None => (self.state.store().head().await.map_err(internal)?.last_seq, false),
+            None => (
+                self.state.store().head().await.map_err(internal)?.last_seq,
+                false,
+            ),
         };
         // Frames of an earlier subscription that were not sent yet are not wanted any more.
         self.out.drop_events();

@@ -62,7 +62,14 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
     // `Paragraph` would only walk every grapheme again to lay them out (a tenth of a frame).
     let buf = frame.buffer_mut();
     for (row, y) in rows.iter().zip((inner.top()..inner.bottom()).rev()) {
-        row.render(Rect { y, height: 1, ..inner }, buf);
+        row.render(
+            Rect {
+                y,
+                height: 1,
+                ..inner
+            },
+            buf,
+        );
     }
 }
 
