@@ -14,9 +14,9 @@
 
 use std::fs::File;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Condvar, Mutex, mpsc};
-use std::time::Duration;
+use std::sync::mpsc;
 
 use tokio::sync::oneshot;
 
@@ -53,45 +53,6 @@ impl Watermark {
     }
 }
 
-/// Committed batches not yet synced. The writer keeps it at two at most: one being synced and
-/// one waiting for the next sync. A third commit would be synced no sooner than the second, so
-/// the writer waits and adds what arrives meanwhile to it: each sync then carries one bigger
-/// commit instead of many small ones, each writing its own pages to the WAL (that had been a
-/// third of the relay's CPU per webhook).
-#[derive(Debug, Clone, Default)]
-pub(super) struct Backlog(Arc<(Mutex<usize>, Condvar)>);
-
-impl Backlog {
-    /// Batches that may be committed and unsynced when the writer commits another.
-    const AHEAD: usize = 1;
-
-    /// The writer handed over a committed batch.
-    pub(super) fn committed(&self) {
-        *self.count() += 1;
-    }
-
-    /// The sync thread is done with `n` batches.
-    pub(super) fn synced(&self, n: usize) {
-        let mut count = self.count();
-        *count = count.saturating_sub(n);
-        self.0.1.notify_all();
-    }
-
-    /// Until another commit would be synced as soon as it could be, or `limit` passed. Waiting
-    /// only makes batches bigger; nothing depends on it, so a stuck sync cannot stop the writer.
-    pub(super) fn wait_for_room(&self, limit: Duration) {
-        let count = self.count();
-        let _ = self
-            .0
-            .1
-            .wait_timeout_while(count, limit, |n| *n > Self::AHEAD);
-    }
-
-    fn count(&self) -> std::sync::MutexGuard<'_, usize> {
-        self.0.0.lock().unwrap_or_else(|p| p.into_inner())
-    }
-}
-
 /// The sync thread's state.
 pub(super) struct Syncer {
     pub(super) wal: PathBuf,
@@ -99,7 +60,6 @@ pub(super) struct Syncer {
     pub(super) feed: Arc<dyn Feed>,
     pub(super) failing: Arc<AtomicBool>,
     pub(super) durable: Watermark,
-    pub(super) backlog: Backlog,
 }
 
 impl Syncer {
@@ -108,7 +68,6 @@ impl Syncer {
         while let Ok(first) = rx.recv() {
             let mut batches = vec![first];
             batches.extend(rx.try_iter());
-            let taken = batches.len();
             match self.sync() {
                 Ok(()) => {
                     self.failing.store(false, Ordering::Relaxed);
@@ -128,7 +87,6 @@ impl Syncer {
                     }
                 }
             }
-            self.backlog.synced(taken);
         }
     }
 
@@ -214,7 +172,6 @@ mod tests {
             feed: feed.clone(),
             failing: failing.clone(),
             durable: durable.clone(),
-            backlog: Backlog::default(),
         };
         let (tx, rx) = mpsc::channel();
         let mut answers = Vec::new();
@@ -281,41 +238,5 @@ mod tests {
         );
         assert_eq!(durable, 3);
         assert!(failing, "/healthz reports it");
-    }
-
-    #[test]
-    fn the_writer_commits_ahead_of_one_sync_but_not_of_two() {
-        let backlog = Backlog::default();
-        backlog.committed();
-        let start = std::time::Instant::now();
-        backlog.wait_for_room(Duration::from_secs(30));
-        assert!(
-            start.elapsed() < Duration::from_secs(5),
-            "one in sync: room for the next"
-        );
-        backlog.committed();
-        let syncer = {
-            let backlog = backlog.clone();
-            std::thread::spawn(move || {
-                std::thread::sleep(Duration::from_millis(50));
-                backlog.synced(1);
-            })
-        };
-        backlog.wait_for_room(Duration::from_secs(30));
-        assert_eq!(
-            *backlog.count(),
-            1,
-            "it waited for the first sync to finish"
-        );
-        syncer.join().unwrap();
-    }
-
-    #[test]
-    fn a_stuck_sync_only_delays_the_writer() {
-        let backlog = Backlog::default();
-        backlog.committed();
-        backlog.committed();
-        backlog.wait_for_room(Duration::from_millis(20));
-        assert_eq!(*backlog.count(), 2);
     }
 }

@@ -10,7 +10,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc as std_mpsc;
 use std::thread::JoinHandle;
-use std::time::Duration;
 
 use onair_common::Event;
 use onair_common::wire::SubscriptionInfo;
@@ -19,14 +18,12 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::insert::{insert_event, insert_revocation};
 use super::prune::{self, Pruning};
-use super::sync::{Backlog, Done, Syncer, Watermark};
+use super::sync::{Done, Syncer, Watermark};
 use super::{open_error, schema};
 use crate::store::{Appended, Feed, StoreError};
 
 /// Most requests committed in one transaction.
 const MAX_BATCH: usize = 512;
-/// Longest the writer holds a batch back while earlier commits wait for their sync.
-const MAX_HOLD: Duration = Duration::from_millis(50);
 /// Requests that may wait for the writer. Beyond this the relay is over capacity and sheds new
 /// notifications with 503 (Twitch retries them) rather than letting every answer get slow.
 const QUEUE_DEPTH: usize = 4096;
@@ -73,7 +70,6 @@ impl Writer {
         let (tx, rx) = mpsc::channel(QUEUE_DEPTH);
         let (committed, to_sync) = std_mpsc::channel();
         let failing = Arc::new(AtomicBool::new(false));
-        let backlog = Backlog::default();
         let mut wal = path.as_os_str().to_owned();
         wal.push("-wal");
         let syncer = Syncer {
@@ -82,7 +78,6 @@ impl Writer {
             feed,
             failing: failing.clone(),
             durable,
-            backlog: backlog.clone(),
         };
         let spawn = |name: &str, f: Box<dyn FnOnce() + Send>| {
             std::thread::Builder::new()
@@ -96,7 +91,7 @@ impl Writer {
             spawn(
                 "store-writer",
                 Box::new(move || {
-                    Thread::new(conn, committed, backlog, failing).run(rx);
+                    Thread::new(conn, committed, failing).run(rx);
                     // The writer hung up on the sync thread: it answers what is left and ends.
                     let _ = sync_thread.join();
                 }),
@@ -168,7 +163,6 @@ struct Thread {
     conn: Connection,
     /// Committed batches, to be made durable and answered.
     committed: std_mpsc::Sender<Vec<Done>>,
-    backlog: Backlog,
     failing: Arc<AtomicBool>,
     pruning: Option<Pruning>,
 }
@@ -177,13 +171,11 @@ impl Thread {
     fn new(
         conn: Connection,
         committed: std_mpsc::Sender<Vec<Done>>,
-        backlog: Backlog,
         failing: Arc<AtomicBool>,
     ) -> Self {
         Self {
             conn,
             committed,
-            backlog,
             failing,
             pruning: None,
         }
@@ -209,30 +201,20 @@ impl Thread {
             let mut stop = false;
             if let Some(first) = first {
                 self.take(first, &mut batch, &mut stop);
-                self.gather(&mut rx, &mut batch, &mut stop);
+                while !stop && batch.len() < MAX_BATCH {
+                    match rx.try_recv() {
+                        Ok(job) => self.take(job, &mut batch, &mut stop),
+                        Err(_) => break,
+                    }
+                }
             }
             if !batch.is_empty() {
-                if !stop {
-                    // What arrives while earlier commits wait for their sync joins this batch.
-                    self.backlog.wait_for_room(MAX_HOLD);
-                    self.gather(&mut rx, &mut batch, &mut stop);
-                }
                 self.commit(&mut batch);
             } else if self.pruning.is_some() {
                 self.prune_chunk();
             }
             if stop {
                 return;
-            }
-        }
-    }
-
-    /// Takes in what is queued, up to a full batch or a stop.
-    fn gather(&mut self, rx: &mut mpsc::Receiver<Job>, batch: &mut Vec<Job>, stop: &mut bool) {
-        while !*stop && batch.len() < MAX_BATCH {
-            match rx.try_recv() {
-                Ok(job) => self.take(job, batch, stop),
-                Err(_) => break,
             }
         }
     }
@@ -309,9 +291,6 @@ impl Thread {
             }
         };
         // `failing` clears once the sync thread has made this batch durable.
-        self.backlog.committed();
-        if self.committed.send(done).is_err() {
-            self.backlog.synced(1);
-        }
+        let _ = self.committed.send(done);
     }
 }
