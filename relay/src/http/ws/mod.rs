@@ -268,10 +268,6 @@ impl Conn {
             if let Err(end) = result {
                 return end;
             }
-            if timer.is_elapsed() {
-                // It fired: wait for whatever is due next.
-                timer.as_mut().reset(clock.due(self.out.busy()));
-            }
             // Send what this step queued now, rather than a round of the select later.
             if self.out.busy() {
                 let sent = std::future::poll_fn(|cx| Poll::Ready(self.out.poll_send(cx))).await;
@@ -287,6 +283,11 @@ impl Conn {
             if was_idle && self.out.busy() {
                 // The stall clock starts when there is something to send.
                 clock.progress();
+            }
+            if timer.is_elapsed() {
+                // It fired: wait for whatever is due next (after the stall clock moved, or an
+                // idle socket's ping would wake it once more for a stale stall deadline).
+                timer.as_mut().reset(clock.due(self.out.busy()));
             }
         }
     }
