@@ -63,7 +63,7 @@ pub fn event_frame(seq: u64, body: &str) -> String {
 /// Status frames buffered per receiver.
 const STATUS_BUFFER: usize = 16;
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct Sockets {
     count: u32,
     // Cancelled when the client is removed (or the relay shuts down): each of its sockets closes.
@@ -180,15 +180,7 @@ impl Hub {
 /// The store hands each committed event here once, in seq order (on every instance, with Redis).
 impl Feed for Hub {
     fn event(&self, stored: Arc<Stored>) {
-        match &self.committed {
-            Some(tx) => {
-                let _ = tx.send(Committed::Event(stored));
-            }
-            // No receivers (no clients) is fine: the event is in the store.
-            None => {
-                let _ = self.events.send(Arc::new(Published::of(&stored)));
-            }
-        }
+        self.hand(Committed::Event(stored));
     }
 
     fn status(&self, frame: String) {
@@ -196,12 +188,19 @@ impl Feed for Hub {
     }
 
     fn reset(&self) {
+        // Behind the events of the old history still on their way, never ahead of them.
+        self.hand(Committed::Reset);
+    }
+}
+
+impl Hub {
+    /// To the hub's task, or applied in place outside a runtime.
+    fn hand(&self, committed: Committed) {
         match &self.committed {
-            // Behind the events of the old history still on their way, never ahead of them.
             Some(tx) => {
-                let _ = tx.send(Committed::Reset);
+                let _ = tx.send(committed);
             }
-            None => reset(&self.sockets),
+            None => apply(committed, &self.events, &self.sockets),
         }
     }
 }
@@ -228,30 +227,36 @@ enum Committed {
     Reset,
 }
 
-/// The hub's task: broadcasts committed events in order; ends with the last hub handle.
+/// The hub's task: applies what the store committed, in order; ends with the last hub handle.
 async fn forward(
     mut rx: mpsc::UnboundedReceiver<Committed>,
     events: broadcast::Sender<Arc<Published>>,
     sockets: Arc<Mutex<HashMap<ClientId, Sockets>>>,
 ) {
     while let Some(committed) = rx.recv().await {
-        match committed {
-            Committed::Event(stored) => {
-                let _ = events.send(Arc::new(Published::of(&stored)));
-            }
-            Committed::Reset => reset(&sockets),
-        }
+        apply(committed, &events, &sockets);
     }
 }
 
-/// The store's history was replaced: their seqs name another history, so every client
-/// reconnects and starts over.
-fn reset(sockets: &Mutex<HashMap<ClientId, Sockets>>) {
-    let closed = retain(sockets, &[]);
-    tracing::warn!(
-        sockets = closed,
-        "the store's history was replaced; closed every socket so clients start over"
-    );
+fn apply(
+    committed: Committed,
+    events: &broadcast::Sender<Arc<Published>>,
+    sockets: &Mutex<HashMap<ClientId, Sockets>>,
+) {
+    match committed {
+        Committed::Event(stored) => {
+            // No receivers (no clients) is fine: the event is in the store.
+            let _ = events.send(Arc::new(Published::of(&stored)));
+        }
+        Committed::Reset => {
+            // The seqs clients hold name another history: each reconnects and starts over.
+            let closed = retain(sockets, &[]);
+            tracing::warn!(
+                sockets = closed,
+                "the store's history was replaced; closed every socket so clients start over"
+            );
+        }
+    }
 }
 
 impl Drop for SocketSlot {

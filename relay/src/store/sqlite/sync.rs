@@ -105,9 +105,7 @@ impl Syncer {
         for d in done {
             match d {
                 Done::Event(reply, Some(stored)) => {
-                    let seq = stored.seq;
-                    self.durable.set(seq);
-                    self.feed.event(stored);
+                    let seq = self.publish(stored);
                     let _ = reply.send(Ok(Appended::Stored(seq)));
                 }
                 Done::Event(reply, None) => {
@@ -124,10 +122,17 @@ impl Syncer {
     fn publish_only(&self, done: Vec<Done>) {
         for d in done {
             if let Done::Event(_, Some(stored)) = d {
-                self.durable.set(stored.seq);
-                self.feed.event(stored);
+                self.publish(stored);
             }
         }
+    }
+
+    /// Readable first, then live: a client resuming from a live seq finds it in the store.
+    fn publish(&self, stored: Arc<Stored>) -> u64 {
+        let seq = stored.seq;
+        self.durable.set(seq);
+        self.feed.event(stored);
+        seq
     }
 }
 
