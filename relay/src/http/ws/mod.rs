@@ -23,19 +23,19 @@ use tokio::task::JoinHandle;
 use super::auth::Client;
 use super::error::AppError;
 use crate::app::AppState;
-use crate::hub::{Published, SocketSlot, event_frame};
-use crate::store::{Page, Query, Row, StoreError};
+use crate::hub::{Published, SocketSlot};
+use crate::store::{Page, Row, StoreError};
 use clock::{Alarm, Clock};
 use outbox::Outbox;
+use replay::page_of;
 
 mod clock;
 mod outbox;
+mod replay;
 
 /// Our frames are small; the 128 KiB defaults would cost that much per socket.
 const READ_BUFFER_BYTES: usize = 4 * 1024;
 const MAX_CLIENT_FRAME_BYTES: usize = 64 * 1024;
-/// Events read from the store per query during replay and resync.
-const PAGE: u32 = 500;
 /// The next page is read, and live events taken, only while fewer frames than this wait.
 const LOW_WATER: usize = 64;
 /// How long the closing frame may take.
@@ -241,24 +241,7 @@ impl Conn {
                     Ok(())
                 }
                 Step::Sent(Err(_)) => Err(End::Gone),
-                Step::Page(page) => {
-                    self.reading = None;
-                    if std::mem::take(&mut self.stale_read) {
-                        Ok(())
-                    } else {
-                        match page {
-                            Err(e) if e.is_transient() => {
-                                self.read_failures += 1;
-                                tracing::debug!(error = %e, "store unavailable; the replay waits");
-                                Ok(())
-                            }
-                            page => {
-                                self.read_failures = 0;
-                                page.map_err(internal).and_then(|p| self.on_page(p))
-                            }
-                        }
-                    }
-                }
+                Step::Page(page) => self.on_read(page),
                 Step::Live(ev) => self.on_live(ev),
                 Step::Status(frame) => {
                     self.out.push(frame);
@@ -335,51 +318,6 @@ impl Conn {
         Ok(())
     }
 
-    fn read_page(&mut self) {
-        let q = Query {
-            after: self.cursor.unwrap_or(0),
-            channels: self.filter.channels.clone(),
-            types: self.filter.types.clone(),
-            limit: PAGE,
-        };
-        let store = self.state.store().clone();
-        let wait = match self.read_failures {
-            0 => Duration::ZERO,
-            n => (Duration::from_millis(100) * 2u32.pow(n.min(5))).min(Duration::from_secs(2)),
-        };
-        self.reading = Some(tokio::spawn(async move {
-            tokio::time::sleep(wait).await;
-            store.rows(q).await
-        }));
-    }
-
-    /// Queues a page of stored events; a `gap` first when what the client asked for was pruned.
-    fn on_page(&mut self, page: Page<Row>) -> Result<(), End> {
-        // A resume point past the head (seqs from another store, or garbage) would silently
-        // skip live events up to it: resume from the head instead.
-        let cursor = self.cursor.unwrap_or(0).min(page.head.last_seq);
-        self.cursor = Some(cursor);
-        if page.head.first_seq > cursor.saturating_add(1) {
-            let (from, to) = (cursor + 1, page.head.first_seq - 1);
-            self.out
-                .push(ServerFrame::Gap { from, to }.to_json().into());
-            self.cursor = Some(to);
-        }
-        let full = page.more;
-        let sent = page.events.len() as u64;
-        for row in page.events {
-            self.out.push(event_frame(row.seq, &row.body).into());
-            self.cursor = Some(row.seq);
-        }
-        self.state.metrics().delivered(sent);
-        if !full {
-            // Everything up to the store's head at the time of the read is covered.
-            self.cursor = self.cursor.max(Some(page.head.last_seq));
-            self.catching_up = false;
-        }
-        Ok(())
-    }
-
     fn on_live(&mut self, ev: Result<Arc<Published>, RecvError>) -> Result<(), End> {
         match ev {
             Ok(p) => {
@@ -411,16 +349,6 @@ impl Conn {
         }
         self.out.push_ping();
         Ok(())
-    }
-}
-
-/// The page being read (pending forever when none is: the branch is disabled then anyway).
-async fn page_of(
-    reading: &mut Option<JoinHandle<Result<Page<Row>, StoreError>>>,
-) -> Result<Page<Row>, StoreError> {
-    match reading {
-        Some(handle) => handle.await.unwrap_or(Err(StoreError::Closed)),
-        None => std::future::pending().await,
     }
 }
 
