@@ -1,9 +1,11 @@
-//! What the load scripts share: an intake loader that every intake figure comes from, so
-//! figures from different scripts compare.
+//! What the load scripts share: an intake loader that every intake figure comes from, and the
+//! fan-out clock, so figures from different scripts compare.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
+
+use tokio::sync::mpsc;
 
 use crate::eventsub::{Delivery, Sender};
 use crate::relay::SECRET;
@@ -40,4 +42,23 @@ pub async fn blast(bases: &[String], seconds: u64, concurrency: u64) -> f64 {
         t.await.unwrap();
     }
     ok.load(Ordering::Relaxed) as f64 / start.elapsed().as_secs_f64()
+}
+
+/// How long after `sent` the last of `clients` arrival times reported on `arrivals` came in, each
+/// waited for at most `wait`. Panics when a client does not receive the event.
+pub async fn last_arrival(
+    arrivals: &mut mpsc::UnboundedReceiver<Instant>,
+    clients: u64,
+    sent: Instant,
+    wait: Duration,
+) -> Duration {
+    let mut last = sent;
+    for _ in 0..clients {
+        let at = tokio::time::timeout(wait, arrivals.recv())
+            .await
+            .expect("every client receives the event")
+            .expect("the clients' channel stays open");
+        last = last.max(at);
+    }
+    last - sent
 }

@@ -26,7 +26,7 @@ use std::time::{Duration, Instant};
 use futures_util::{SinkExt, StreamExt};
 use onair_tests::bins::{self, arg};
 use onair_tests::eventsub::{Delivery, Sender, fixture};
-use onair_tests::load::blast;
+use onair_tests::load::{blast, last_arrival};
 use onair_tests::procstat::usage;
 use onair_tests::relay_process::{Options, RelayProcess, free_port, proc_status_kib};
 use tokio::sync::mpsc;
@@ -247,15 +247,7 @@ async fn fan_out(target: &Target<'_>, clients: u64, rounds: u64) -> FanOut {
     for _ in 0..rounds {
         let sent = Instant::now();
         target.post(&http).await;
-        let mut latest = sent;
-        for _ in 0..clients {
-            let at = tokio::time::timeout(Duration::from_secs(30), rx.recv())
-                .await
-                .expect("every client receives the event")
-                .unwrap();
-            latest = latest.max(at);
-        }
-        last.push(latest - sent);
+        last.push(last_arrival(&mut rx, clients, sent, Duration::from_secs(30)).await);
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     last.sort();
