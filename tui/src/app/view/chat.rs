@@ -57,7 +57,6 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
             break;
         }
     }
-    rows.truncate(height);
     // Bottom up, each row on its own: the rows are wrapped to the width already, so a
     // `Paragraph` would only walk every grapheme again to lay them out (a tenth of a frame).
     let buf = frame.buffer_mut();
