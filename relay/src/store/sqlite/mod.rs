@@ -3,6 +3,7 @@
 //! groups (see [`writer`]) and a sync thread behind it makes them durable (see [`sync`]); readers
 //! come from a small pool, run on the blocking thread pool, and see only what is durable.
 
+mod checkpoint;
 pub(super) mod clients;
 mod insert;
 mod prune;

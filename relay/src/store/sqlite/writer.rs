@@ -4,7 +4,9 @@
 //! stored to the feed in seq order only once it is on disk: that is what lets `/eventsub` promise
 //! that a 204 means "on disk", while this thread already commits the next batch.
 //! Retention deletes run here too, in bounded chunks between batches, so a prune of millions of
-//! rows never holds the write lock long enough to turn intake into errors.
+//! rows never holds the write lock long enough to turn intake into errors. Checkpoints do not:
+//! a thread of their own copies the WAL back ([`super::checkpoint`]), and this thread only
+//! finishes what that left, between two commits.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -16,6 +18,7 @@ use onair_common::wire::SubscriptionInfo;
 use rusqlite::Connection;
 use tokio::sync::{mpsc, oneshot};
 
+use super::checkpoint::{self, Checkpointer};
 use super::insert::{insert_event, insert_revocation};
 use super::prune::{self, Pruning};
 use super::sync::{Done, Syncer, Watermark};
@@ -64,9 +67,13 @@ impl Writer {
         durable: Watermark,
     ) -> Result<(Self, JoinHandle<()>), StoreError> {
         let conn = schema::open(path)?;
-        // The sync thread makes each commit durable before anyone hears of it.
-        conn.execute_batch("PRAGMA synchronous = NORMAL;")
+        // The sync thread makes each commit durable before anyone hears of it, and the
+        // checkpoint thread copies the WAL back, so no commit waits for either.
+        conn.execute_batch("PRAGMA synchronous = NORMAL; PRAGMA wal_autocheckpoint = 0;")
             .map_err(|e| open_error(path, e))?;
+        let finish = Arc::new(AtomicBool::new(false));
+        let checkpointer = Checkpointer::open(path, finish.clone())?;
+        let (stop_checkpoints, checkpoints_stopped) = std_mpsc::channel::<()>();
         let (tx, rx) = mpsc::channel(QUEUE_DEPTH);
         let (committed, to_sync) = std_mpsc::channel();
         let failing = Arc::new(AtomicBool::new(false));
@@ -86,14 +93,20 @@ impl Writer {
                 .map_err(|e| open_error(path, e))
         };
         let sync_thread = spawn("store-sync", Box::new(move || syncer.run(to_sync)))?;
+        let checkpoint_thread = spawn(
+            "store-checkpoint",
+            Box::new(move || checkpointer.run(checkpoints_stopped, checkpoint::EVERY)),
+        )?;
         let thread = {
             let failing = failing.clone();
             spawn(
                 "store-writer",
                 Box::new(move || {
-                    Thread::new(conn, committed, failing).run(rx);
+                    Thread::new(conn, committed, failing, finish).run(rx);
                     // The writer hung up on the sync thread: it answers what is left and ends.
                     let _ = sync_thread.join();
+                    drop(stop_checkpoints);
+                    let _ = checkpoint_thread.join();
                 }),
             )?
         };
@@ -165,6 +178,8 @@ struct Thread {
     committed: std_mpsc::Sender<Vec<Done>>,
     failing: Arc<AtomicBool>,
     pruning: Option<Pruning>,
+    /// Set by the checkpoint thread when the WAL needs this thread to start it over.
+    finish_checkpoint: Arc<AtomicBool>,
 }
 
 impl Thread {
@@ -172,12 +187,14 @@ impl Thread {
         conn: Connection,
         committed: std_mpsc::Sender<Vec<Done>>,
         failing: Arc<AtomicBool>,
+        finish_checkpoint: Arc<AtomicBool>,
     ) -> Self {
         Self {
             conn,
             committed,
             failing,
             pruning: None,
+            finish_checkpoint,
         }
     }
 
@@ -212,6 +229,9 @@ impl Thread {
                 self.commit(&mut batch);
             } else if self.pruning.is_some() {
                 self.prune_chunk();
+            }
+            if self.finish_checkpoint.load(Ordering::Relaxed) && checkpoint::finish(&self.conn) {
+                self.finish_checkpoint.store(false, Ordering::Relaxed);
             }
             if stop {
                 return;
