@@ -1,16 +1,18 @@
 //! Checkpoints, off the writer's path. SQLite's own checkpoint runs inside the commit that takes
 //! the WAL past 1,000 frames: it copies those pages back into the database file and syncs both
-//! files, 30-100 ms on this kind of disk, while every request queued behind that commit waits.
-//! Here a thread with a connection of its own does the copying and syncing every [`EVERY`]; a
-//! PASSIVE checkpoint never blocks the writer.
+//! files, while every request queued behind that commit waits. Here a thread with a connection
+//! of its own copies the pages every [`EVERY`] with a PASSIVE checkpoint, which never blocks the
+//! writer, and then syncs the database file itself.
 //!
-//! The WAL only starts over from its beginning once every frame in it has been copied, and under
-//! steady intake the writer commits again before a background checkpoint ends, so the WAL would
-//! grow for as long as the load lasts. When it is long and frames are left, this thread asks the
-//! writer to [`finish`] between two commits: what is left is only what was committed since (a few
-//! ms), and the writer's next transaction starts the WAL over.
+//! The WAL starts over only after a checkpoint that copied every frame, with none added during
+//! the copy, and synced the database file. Under steady intake the writer commits during every
+//! background copy, so SQLite skips that sync and the WAL would grow for as long as the load
+//! lasts. So when the WAL is long, this thread asks the writer to [`finish`] between two
+//! commits: only the frames since the last copy are left, and the database sync that completes
+//! it finds little to write, because this thread synced the file after its own copies.
 
-use std::path::Path;
+use std::fs::File;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
@@ -27,50 +29,51 @@ pub(super) const EVERY: Duration = Duration::from_millis(100);
 /// automatic checkpoint threshold).
 const FINISH_AT: i64 = 1_000;
 
-/// What one checkpoint reported: frames in the WAL, and how many of them are in the database.
+/// What one checkpoint reported.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) struct Progress {
+    /// Another checkpoint held the lock: nothing was done, and the counts are -1.
+    pub(super) busy: bool,
+    /// Frames in the WAL.
     pub(super) frames: i64,
+    /// Frames copied into the database file so far.
     pub(super) copied: i64,
 }
 
 impl Progress {
-    /// Whether the writer should finish: the WAL is long. Even when this thread copied every
-    /// frame, the WAL started over only after the writer's own checkpoint (measured with
-    /// SQLite 3.54: without it the WAL grew for as long as commits came); with nothing left to
-    /// copy, that checkpoint costs the writer no sync.
+    /// Whether the writer should finish: the WAL is long.
     pub(super) fn writer_should_finish(self) -> bool {
-        self.frames >= FINISH_AT
+        !self.busy && self.frames >= FINISH_AT
     }
 }
 
-/// A PASSIVE checkpoint: copies what it can without waiting for anyone, syncing the WAL before
-/// and the database after (the connection's `synchronous` decides those syncs).
+/// A PASSIVE checkpoint: copies what it can without waiting for anyone. It syncs the WAL first,
+/// and the database file after only when no frame was added meanwhile.
 pub(super) fn passive(conn: &Connection) -> rusqlite::Result<Progress> {
     conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| {
         Ok(Progress {
+            busy: r.get::<_, i64>(0)? != 0,
             frames: r.get(1)?,
             copied: r.get(2)?,
         })
     })
 }
 
-/// The writer's part: copy what the background checkpoint left, between two commits. False when
-/// frames are left (the background checkpoint held the lock, or a reader is still on them): the
-/// writer tries again after its next commit.
-pub(super) fn finish(conn: &Connection) -> bool {
-    match passive(conn) {
-        Ok(p) => p.copied >= p.frames,
-        Err(e) => {
-            tracing::warn!(error = %e, "finishing a checkpoint failed; the WAL grows until one passes");
-            false
-        }
-    }
+/// The writer's part, between two commits: copy what the background checkpoint left and sync the
+/// database file, so the next transaction starts the WAL over. When the background checkpoint
+/// holds the lock this does nothing, and that thread asks again within [`EVERY`].
+pub(super) fn finish(conn: &Connection) -> rusqlite::Result<()> {
+    passive(conn).map(drop)
 }
 
 /// The background checkpoint thread's state.
 pub(super) struct Checkpointer {
     conn: Connection,
+    database: PathBuf,
+    /// The database file, opened on first use, for syncing what the checkpoints copied.
+    file: Option<File>,
+    /// Frames copied as of the last sync of the database file.
+    synced: i64,
     /// Set to ask the writer to [`finish`].
     finish: Arc<AtomicBool>,
 }
@@ -80,20 +83,48 @@ impl Checkpointer {
     pub(super) fn open(path: &Path, finish: Arc<AtomicBool>) -> Result<Self, StoreError> {
         Ok(Self {
             conn: schema::open(path)?,
+            database: path.to_owned(),
+            file: None,
+            synced: 0,
             finish,
         })
     }
 
     /// Checkpoints every `every` until `stop` is dropped or sent to.
-    pub(super) fn run(self, stop: Receiver<()>, every: Duration) {
+    pub(super) fn run(mut self, stop: Receiver<()>, every: Duration) {
         while let Err(RecvTimeoutError::Timeout) = stop.recv_timeout(every) {
             match passive(&self.conn) {
-                Ok(p) if p.writer_should_finish() => self.finish.store(true, Ordering::Relaxed),
-                Ok(_) => {}
-                // Busy or failing disk: the next round tries again, and the writer's commits
-                // do not depend on it.
+                Ok(p) => {
+                    if !p.busy && p.copied != self.synced {
+                        self.sync_database(p.copied);
+                    }
+                    if p.writer_should_finish() {
+                        self.finish.store(true, Ordering::Relaxed);
+                    }
+                }
+                // A busy or failing disk: the next round tries again, and no commit waits
+                // for it (a failing disk shows in the commits and syncs themselves).
                 Err(e) => tracing::debug!(error = %e, "background checkpoint did not run"),
             }
+        }
+    }
+
+    /// Syncs what the checkpoints copied, so the sync that completes a checkpoint (the writer's,
+    /// or SQLite's own) has little left to write.
+    fn sync_database(&mut self, copied: i64) {
+        let file = match &self.file {
+            Some(f) => f,
+            None => match File::open(&self.database) {
+                Ok(f) => self.file.insert(f),
+                Err(e) => {
+                    tracing::debug!(error = %e, "could not open the database file to sync it");
+                    return;
+                }
+            },
+        };
+        match file.sync_data() {
+            Ok(()) => self.synced = copied,
+            Err(e) => tracing::debug!(error = %e, "syncing the database file failed"),
         }
     }
 }
@@ -101,78 +132,90 @@ impl Checkpointer {
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
+    use super::super::sync::Watermark;
+    use super::super::writer::Writer;
     use super::*;
+    use crate::store::{Feed, Stored};
+    use onair_common::Event;
+    use onair_common::event::{Channel, Origin};
 
     #[test]
     fn the_writer_is_asked_only_for_a_long_wal() {
-        let p = |frames, copied| Progress { frames, copied }.writer_should_finish();
-        assert!(p(1_500, 1_200));
+        let p = |busy, frames, copied| {
+            Progress {
+                busy,
+                frames,
+                copied,
+            }
+            .writer_should_finish()
+        };
+        assert!(p(false, 1_500, 1_200));
         assert!(
-            p(1_500, 1_500),
-            "all copied, but only the writer starts the WAL over"
+            p(false, 1_500, 1_500),
+            "all copied, but not yet started over"
         );
-        assert!(!p(400, 100), "short WAL: not worth a pause");
-        assert!(!p(-1, -1), "not in WAL mode");
+        assert!(!p(false, 400, 100), "short WAL: not worth a pause");
+        assert!(!p(true, -1, -1), "another checkpoint is running");
     }
 
-    /// A writer committing small transactions back to back, as intake does, with checkpoints
-    /// only from the background thread and the writer's `finish`: the WAL stays bounded and
-    /// every row is in the database.
-    #[test]
-    fn the_wal_stays_bounded_under_steady_commits() {
+    #[derive(Debug)]
+    struct Nowhere;
+
+    impl Feed for Nowhere {
+        fn event(&self, _stored: Arc<Stored>) {}
+        fn status(&self, _frame: String) {}
+        fn reset(&self) {}
+    }
+
+    fn event(n: u64) -> Event {
+        Event {
+            seq: None,
+            // Scattered ids, like Twitch's: each lands on its own index page.
+            id: format!("{:032x}", n.wrapping_mul(0x9e37_79b9_7f4a_7c15)),
+            kind: "channel.follow".into(),
+            version: "2".into(),
+            channel: Channel {
+                id: "1".into(),
+                login: "c".into(),
+                name: "C".into(),
+            },
+            occurred_at: "2026-12-02T12:00:00.000Z".into(),
+            received_at: "2026-12-02T12:00:00.000Z".into(),
+            origin: Origin::Twitch,
+            summary: "x".repeat(500),
+            data: serde_json::json!({ "n": n }),
+        }
+    }
+
+    /// Intake through the real writer, eight webhooks at a time for 8,000 events: the WAL starts
+    /// over instead of growing with the load.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_wal_stays_bounded_under_steady_intake() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("relay.sqlite3");
-        let conn = schema::open(&path).unwrap();
-        schema::migrate(&conn, &path).unwrap();
-        conn.execute_batch("PRAGMA synchronous = NORMAL; PRAGMA wal_autocheckpoint = 0;")
-            .unwrap();
-        let finish_wanted = Arc::new(AtomicBool::new(false));
-        let checkpointer = Checkpointer::open(&path, finish_wanted.clone()).unwrap();
-        let (stop, stopped) = std::sync::mpsc::channel();
-        let thread =
-            std::thread::spawn(move || checkpointer.run(stopped, Duration::from_millis(5)));
-
-        let body = "x".repeat(600);
-        let (mut rows, mut finished, mut longest) = (0u64, 0, 0u64);
-        for _ in 0..1_000 {
-            let tx = conn.unchecked_transaction().unwrap();
-            for _ in 0..8 {
-                rows += 1;
-                // Scattered ids, like Twitch's: each lands on its own index page.
-                let id = format!("{:032x}", rows.wrapping_mul(0x9e37_79b9_7f4a_7c15));
-                tx.execute(
-                    "INSERT INTO events (message_id, type, channel_id, channel_login,
-                     received_ms, body) VALUES (?1, 'channel.follow', '1', 'c', ?2, ?3)",
-                    rusqlite::params![id, rows as i64, body],
-                )
-                .unwrap();
+        schema::migrate(&schema::open(&path).unwrap(), &path).unwrap();
+        let (writer, thread) = Writer::start(&path, Arc::new(Nowhere), Watermark::at(0)).unwrap();
+        for round in 0..1_000u64 {
+            let appends = (0..8).map(|i| writer.append(event(round * 8 + i), 0));
+            for appended in futures_util::future::join_all(appends).await {
+                appended.unwrap();
             }
-            tx.commit().unwrap();
-            // Intake's pace: a commit a millisecond (8,000 webhooks a second).
-            std::thread::sleep(Duration::from_millis(1));
-            if finish_wanted.load(Ordering::Relaxed) && finish(&conn) {
-                finish_wanted.store(false, Ordering::Relaxed);
-                finished += 1;
-            }
-            longest = longest.max(
-                std::fs::metadata(dir.path().join("relay.sqlite3-wal"))
-                    .unwrap()
-                    .len(),
-            );
         }
-        drop(stop);
-        thread.join().unwrap();
+        // The file keeps the largest size it had (closing the last connection deletes it).
+        let wal = std::fs::metadata(dir.path().join("relay.sqlite3-wal"))
+            .unwrap()
+            .len();
+        writer.stop().await;
+        tokio::task::spawn_blocking(move || thread.join().unwrap())
+            .await
+            .unwrap();
 
-        // Without the writer's part it passed 60 MB (the background copy alone never lets it
-        // start over); with it, about 5 MB.
-        assert!(
-            longest < 20 << 20,
-            "the WAL reached {longest} bytes: it did not start over"
-        );
-        assert!(finished >= 3, "the writer finished {finished} checkpoints");
+        // Without the writer's part it reached 77 MB; with it, about 8.
+        assert!(wal < 20 << 20, "the WAL reached {wal} bytes");
+        let conn = schema::open(&path).unwrap();
         let stored: i64 = conn
             .query_row("SELECT count(*) FROM events", [], |r| r.get(0))
             .unwrap();
-        assert_eq!(stored, rows as i64);
+        assert_eq!(stored, 8_000);
     }
 }

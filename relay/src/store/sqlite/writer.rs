@@ -179,7 +179,9 @@ struct Thread {
     failing: Arc<AtomicBool>,
     pruning: Option<Pruning>,
     /// Set by the checkpoint thread when the WAL needs this thread to start it over.
-    finish_checkpoint: Arc<AtomicBool>,
+    checkpoint_wanted: Arc<AtomicBool>,
+    /// Whether the last checkpoint this thread ran failed.
+    checkpoint_failing: bool,
 }
 
 impl Thread {
@@ -187,14 +189,15 @@ impl Thread {
         conn: Connection,
         committed: std_mpsc::Sender<Vec<Done>>,
         failing: Arc<AtomicBool>,
-        finish_checkpoint: Arc<AtomicBool>,
+        checkpoint_wanted: Arc<AtomicBool>,
     ) -> Self {
         Self {
             conn,
             committed,
             failing,
             pruning: None,
-            finish_checkpoint,
+            checkpoint_wanted,
+            checkpoint_failing: false,
         }
     }
 
@@ -230,8 +233,8 @@ impl Thread {
             } else if self.pruning.is_some() {
                 self.prune_chunk();
             }
-            if self.finish_checkpoint.load(Ordering::Relaxed) && checkpoint::finish(&self.conn) {
-                self.finish_checkpoint.store(false, Ordering::Relaxed);
+            if self.checkpoint_wanted.swap(false, Ordering::Relaxed) {
+                self.finish_checkpoint();
             }
             if stop {
                 return;
@@ -257,6 +260,20 @@ impl Thread {
             }
             job => batch.push(job),
         }
+    }
+
+    /// The checkpoint thread's request: said once when it starts failing and once when it passes
+    /// again, not at every commit.
+    fn finish_checkpoint(&mut self) {
+        let result = checkpoint::finish(&self.conn);
+        match (&result, self.checkpoint_failing) {
+            (Ok(()), true) => tracing::info!("checkpoints pass again"),
+            (Err(e), false) => {
+                tracing::warn!(error = %e, "a checkpoint failed; the WAL grows until one passes");
+            }
+            _ => {}
+        }
+        self.checkpoint_failing = result.is_err();
     }
 
     fn prune_chunk(&mut self) {
