@@ -2,14 +2,14 @@
 //! the WAL past 1,000 frames: it copies those pages back into the database file and syncs both
 //! files, while every request queued behind that commit waits. Here a thread with a connection
 //! of its own copies the pages every [`EVERY`] with a PASSIVE checkpoint, which never blocks the
-//! writer, and then syncs the database file itself.
+//! writer.
 //!
 //! The WAL starts over only after a checkpoint that copied every frame, with none added during
 //! the copy, and synced the database file. Under steady intake the writer commits during every
 //! background copy, so SQLite skips that sync and the WAL would grow for as long as the load
-//! lasts. So when the WAL is long, this thread asks the writer to [`finish`] between two
-//! commits: only the frames since the last copy are left, and the database sync that completes
-//! it finds little to write, because this thread synced the file after its own copies.
+//! lasts. So when the WAL is long, this thread syncs the database file and asks the writer to
+//! [`finish`] between two commits: only the frames since the last copy are left, and the
+//! database sync that completes the checkpoint finds little to write.
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
@@ -94,14 +94,15 @@ impl Checkpointer {
     pub(super) fn run(mut self, stop: Receiver<()>, every: Duration) {
         while let Err(RecvTimeoutError::Timeout) = stop.recv_timeout(every) {
             match passive(&self.conn) {
-                Ok(p) => {
-                    if !p.busy && p.copied != self.synced {
+                Ok(p) if p.writer_should_finish() => {
+                    // Once per WAL, not after every copy: each sync of the database competes
+                    // for the disk with the WAL syncs every answer waits on.
+                    if p.copied != self.synced {
                         self.sync_database(p.copied);
                     }
-                    if p.writer_should_finish() {
-                        self.finish.store(true, Ordering::Relaxed);
-                    }
+                    self.finish.store(true, Ordering::Relaxed);
                 }
+                Ok(_) => {}
                 // A busy or failing disk: the next round tries again, and no commit waits
                 // for it (a failing disk shows in the commits and syncs themselves).
                 Err(e) => tracing::debug!(error = %e, "background checkpoint did not run"),
@@ -109,8 +110,8 @@ impl Checkpointer {
         }
     }
 
-    /// Syncs what the checkpoints copied, so the sync that completes a checkpoint (the writer's,
-    /// or SQLite's own) has little left to write.
+    /// Syncs what the checkpoints copied, so the sync that completes a checkpoint (the writer's)
+    /// has little left to write.
     fn sync_database(&mut self, copied: i64) {
         let file = match &self.file {
             Some(f) => f,
