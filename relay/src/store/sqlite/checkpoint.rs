@@ -47,8 +47,9 @@ impl Progress {
     }
 }
 
-/// A PASSIVE checkpoint: copies what it can without waiting for anyone. It syncs the WAL first,
-/// and the database file after only when no frame was added meanwhile.
+/// A PASSIVE checkpoint: copies what it can without waiting for anyone (never past a frame a
+/// reader's snapshot still needs). It syncs the WAL first, and the database file after only when
+/// it copied something and no frame was added meanwhile.
 pub(super) fn passive(conn: &Connection) -> rusqlite::Result<Progress> {
     conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| {
         Ok(Progress {
@@ -60,8 +61,9 @@ pub(super) fn passive(conn: &Connection) -> rusqlite::Result<Progress> {
 }
 
 /// The writer's part, between two commits: copy what the background checkpoint left and sync the
-/// database file, so the next transaction starts the WAL over. When the background checkpoint
-/// holds the lock this does nothing, and that thread asks again within [`EVERY`].
+/// database file, so the next transaction starts the WAL over (unless a reader is still on an
+/// older snapshot; then a later round does). When the background checkpoint holds the lock this
+/// does nothing, and that thread asks again within [`EVERY`].
 pub(super) fn finish(conn: &Connection) -> rusqlite::Result<()> {
     passive(conn).map(drop)
 }
@@ -95,8 +97,10 @@ impl Checkpointer {
         while let Err(RecvTimeoutError::Timeout) = stop.recv_timeout(every) {
             match passive(&self.conn) {
                 Ok(p) if p.writer_should_finish() => {
-                    // Once per WAL, not after every copy: each sync of the database competes
-                    // for the disk with the WAL syncs every answer waits on.
+                    // Only when the writer is about to finish, not after every copy: each sync
+                    // of the database competes for the disk with the WAL syncs every answer
+                    // waits on. (A reader that keeps the WAL from starting over makes this
+                    // repeat each round, at most ten times a second.)
                     if p.copied != self.synced {
                         self.sync_database(p.copied);
                     }

@@ -68,7 +68,8 @@ impl Writer {
     ) -> Result<(Self, JoinHandle<()>), StoreError> {
         let conn = schema::open(path)?;
         // The sync thread makes each commit durable before anyone hears of it, and the
-        // checkpoint thread copies the WAL back, so no commit waits for either.
+        // checkpoint thread copies the WAL back: commits wait for neither, only for the short
+        // finish this thread runs between batches when the WAL is long.
         conn.execute_batch("PRAGMA synchronous = NORMAL; PRAGMA wal_autocheckpoint = 0;")
             .map_err(|e| open_error(path, e))?;
         let finish = Arc::new(AtomicBool::new(false));
