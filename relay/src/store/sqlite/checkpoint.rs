@@ -11,8 +11,7 @@
 //! [`finish`] between two commits: only the frames since the last copy are left, and the
 //! database sync that completes the checkpoint finds little to write.
 
-use std::fs::File;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
@@ -21,6 +20,7 @@ use std::time::Duration;
 use rusqlite::Connection;
 
 use super::schema;
+use super::sync::DiskFile;
 use crate::store::StoreError;
 
 /// How often the background checkpoint runs.
@@ -71,9 +71,8 @@ pub(super) fn finish(conn: &Connection) -> rusqlite::Result<()> {
 /// The background checkpoint thread's state.
 pub(super) struct Checkpointer {
     conn: Connection,
-    database: PathBuf,
-    /// The database file, opened on first use, for syncing what the checkpoints copied.
-    file: Option<File>,
+    /// The database file, for syncing what the checkpoints copied.
+    database: DiskFile,
     /// Frames copied as of the last sync of the database file.
     synced: i64,
     /// Set to ask the writer to [`finish`].
@@ -85,8 +84,7 @@ impl Checkpointer {
     pub(super) fn open(path: &Path, finish: Arc<AtomicBool>) -> Result<Self, StoreError> {
         Ok(Self {
             conn: schema::open(path)?,
-            database: path.to_owned(),
-            file: None,
+            database: DiskFile::new(path.to_owned()),
             synced: 0,
             finish,
         })
@@ -117,17 +115,7 @@ impl Checkpointer {
     /// Syncs what the checkpoints copied, so the sync that completes a checkpoint (the writer's)
     /// has little left to write.
     fn sync_database(&mut self, copied: i64) {
-        let file = match &self.file {
-            Some(f) => f,
-            None => match File::open(&self.database) {
-                Ok(f) => self.file.insert(f),
-                Err(e) => {
-                    tracing::debug!(error = %e, "could not open the database file to sync it");
-                    return;
-                }
-            },
-        };
-        match file.sync_data() {
+        match self.database.sync_data() {
             Ok(()) => self.synced = copied,
             Err(e) => tracing::debug!(error = %e, "syncing the database file failed"),
         }

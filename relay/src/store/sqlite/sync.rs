@@ -55,8 +55,7 @@ impl Watermark {
 
 /// The sync thread's state.
 pub(super) struct Syncer {
-    pub(super) wal: PathBuf,
-    pub(super) file: Option<File>,
+    pub(super) wal: DiskFile,
     pub(super) feed: Arc<dyn Feed>,
     pub(super) failing: Arc<AtomicBool>,
     pub(super) durable: Watermark,
@@ -68,7 +67,8 @@ impl Syncer {
         while let Ok(first) = rx.recv() {
             let mut batches = vec![first];
             batches.extend(rx.try_iter());
-            match self.sync() {
+            // SQLite creates the WAL with the first commit, so it is opened on first use.
+            match self.wal.sync_data() {
                 Ok(()) => {
                     self.failing.store(false, Ordering::Relaxed);
                     for done in batches {
@@ -81,24 +81,12 @@ impl Syncer {
                     // and Twitch re-delivers (a duplicate then, acknowledged once synced).
                     self.failing.store(true, Ordering::Relaxed);
                     tracing::error!(error = %e, "syncing the database to disk failed");
-                    self.file = None;
                     for done in batches {
                         self.publish_only(done);
                     }
                 }
             }
         }
-    }
-
-    /// `fdatasync` of the WAL, opened on first use (SQLite creates it with the first commit).
-    fn sync(&mut self) -> std::io::Result<()> {
-        let file = match &mut self.file {
-            Some(f) => f,
-            None => self
-                .file
-                .insert(std::fs::OpenOptions::new().write(true).open(&self.wal)?),
-        };
-        file.sync_data()
     }
 
     fn answer(&self, done: Vec<Done>) {
@@ -133,6 +121,35 @@ impl Syncer {
         self.durable.set(seq);
         self.feed.event(stored);
         seq
+    }
+}
+
+/// A file synced from a thread of its own: opened on first use, and opened again after a failed
+/// sync, since a descriptor may stay broken once the kernel has reported a write error on it.
+#[derive(Debug)]
+pub(super) struct DiskFile {
+    path: PathBuf,
+    file: Option<File>,
+}
+
+impl DiskFile {
+    pub(super) fn new(path: PathBuf) -> Self {
+        Self { path, file: None }
+    }
+
+    /// `fdatasync`: what was written to the file, by any descriptor, is on disk.
+    pub(super) fn sync_data(&mut self) -> std::io::Result<()> {
+        let file = match &mut self.file {
+            Some(f) => f,
+            None => self
+                .file
+                .insert(std::fs::OpenOptions::new().write(true).open(&self.path)?),
+        };
+        let synced = file.sync_data();
+        if synced.is_err() {
+            self.file = None;
+        }
+        synced
     }
 }
 
@@ -172,8 +189,7 @@ mod tests {
         let failing = Arc::new(AtomicBool::new(false));
         let durable = Watermark::at(0);
         let syncer = Syncer {
-            wal,
-            file: None,
+            wal: DiskFile::new(wal),
             feed: feed.clone(),
             failing: failing.clone(),
             durable: durable.clone(),

@@ -21,7 +21,7 @@ use tokio::sync::{mpsc, oneshot};
 use super::checkpoint::{self, Checkpointer};
 use super::insert::{insert_event, insert_revocation};
 use super::prune::{self, Pruning};
-use super::sync::{Done, Syncer, Watermark};
+use super::sync::{DiskFile, Done, Syncer, Watermark};
 use super::{open_error, schema};
 use crate::store::{Appended, Feed, StoreError};
 
@@ -81,8 +81,7 @@ impl Writer {
         let mut wal = path.as_os_str().to_owned();
         wal.push("-wal");
         let syncer = Syncer {
-            wal: wal.into(),
-            file: None,
+            wal: DiskFile::new(wal.into()),
             feed,
             failing: failing.clone(),
             durable,
