@@ -1,7 +1,8 @@
 //! What the store promises clients: contiguous seqs (a redelivery burns none), pruning in
 //! chunks through the writer while webhooks keep getting 204, `first_seq`/`epoch` in the
 //! welcome and a `gap` frame for pruned history, case-insensitive channel filters in replay,
-//! `/healthz` 503 while commits fail, and a database only its owner can read.
+//! `/healthz` 503 while commits fail (and a failed webhook's retry is stored), and a database
+//! only its owner can read.
 
 #![allow(clippy::unwrap_used)] // Tests: a panic is the failure report.
 
@@ -195,6 +196,37 @@ async fn healthz_is_503_while_commits_fail_and_recovers() {
     holder.join().unwrap();
     assert_eq!(relay.post("channel.follow").await, 204);
     assert_eq!(relay.get("/healthz", None).await.status(), 200);
+    relay.stop().await;
+}
+
+/// The writer dedupes in memory; an id joins that memory only with a commit that held it, so
+/// Twitch's retry of a webhook answered 500 is stored rather than taken for a duplicate.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_retry_of_a_failed_commit_is_stored_not_deduped() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("relay.sqlite3");
+    let relay = TestRelay::start(&db).await;
+    let token = relay.add_client("t");
+    let other = rusqlite::Connection::open(&db).unwrap();
+    // Fails the insert itself, inside the writer's transaction, after the id was checked.
+    other
+        .execute_batch(
+            "CREATE TRIGGER refuse BEFORE INSERT ON events
+             BEGIN SELECT RAISE(ABORT, 'disk trouble'); END;",
+        )
+        .unwrap();
+    let d = Delivery::fixture("channel.cheer");
+    assert_eq!(relay.twitch().send(&d).await.status(), 500);
+    other.execute_batch("DROP TRIGGER refuse").unwrap();
+    assert_eq!(relay.twitch().send(&d.redelivery()).await.status(), 204);
+    assert_eq!(relay.state.metrics().webhooks(Outcome::Duplicate), 0);
+    assert_eq!(relay.state.metrics().webhooks(Outcome::Ok), 1);
+    let mut ws = WsClient::connect(&relay, &token).await;
+    ws.subscribe(after(0)).await;
+    assert_eq!(ws.next_event().await.id, d.id);
+    // And from then on it is a duplicate.
+    assert_eq!(relay.twitch().send(&d.redelivery()).await.status(), 204);
+    assert_eq!(relay.state.metrics().webhooks(Outcome::Duplicate), 1);
     relay.stop().await;
 }
 

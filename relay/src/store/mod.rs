@@ -2,9 +2,10 @@
 //! default, `sqlite`) or a Redis server several relays share (`relay.redis_url`, `redis`).
 //! Intake, fan-out, the API and the CLI talk to [`Store`] and never learn which engine it is.
 //!
-//! Both engines promise the same things: each Twitch message id is stored once; stored events get
-//! strictly increasing seqs without holes; an append returns only once the event is durable; and
-//! every committed event reaches the [`Feed`] once, in seq order (with Redis, on every instance).
+//! Both engines promise the same things: a Twitch message id seen in the last [`DEDUPE_WINDOW`]
+//! is not stored again; stored events get strictly increasing seqs without holes; an append
+//! returns only once the event is durable; and every committed event reaches the [`Feed`] once,
+//! in seq order (with Redis, on every instance).
 
 mod export;
 mod redis;
@@ -22,6 +23,11 @@ use onair_common::eventsub::Subscription;
 pub use export::{export, import};
 pub use tokens::{hash_token, new_token};
 pub use types::{Appended, ClientId, ClientInfo, Feed, Head, Page, Query, Row, StoreError, Stored};
+
+/// How long both engines remember a message id. Twitch asks for at least 10 minutes, and the
+/// timestamp check refuses a redelivery older than that anyway; an hour leaves room for a retry
+/// Twitch signs afresh.
+const DEDUPE_WINDOW: std::time::Duration = std::time::Duration::from_secs(3600);
 
 #[derive(Debug, Clone)]
 enum Engine {

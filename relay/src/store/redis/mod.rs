@@ -36,9 +36,8 @@ const COMMAND_TIMEOUT: Duration = Duration::from_secs(2);
 pub(super) const REQUEST_LIMIT: Duration = Duration::from_secs(2);
 /// Longest a page read may take: it may be several script calls for a sparse filter.
 pub(super) const PAGE_LIMIT: Duration = Duration::from_secs(5);
-/// How long a message id is remembered: Twitch's window is 10 minutes, after which the
-/// timestamp check refuses a redelivery anyway.
-const DEDUPE_TTL_S: u64 = 3600;
+/// How long a message id is remembered, in the seconds `SET EX` takes.
+const DEDUPE_TTL_S: u64 = super::DEDUPE_WINDOW.as_secs();
 /// Stream entries one script call looks at before it hands control back to the server.
 const SCAN_BUDGET: u32 = 4096;
 

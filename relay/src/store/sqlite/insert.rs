@@ -1,37 +1,28 @@
-//! What one queued job writes inside the writer's transaction: an event (unless its message id
-//! is stored already) or a revocation record.
+//! What one queued job writes inside the writer's transaction: an event or a revocation record.
 
 use std::sync::Arc;
 
 use onair_common::Event;
 use onair_common::wire::SubscriptionInfo;
-use rusqlite::{OptionalExtension, params};
+use rusqlite::params;
 
 use crate::store::{Head, StoreError, Stored};
 
+/// Stores an event under the next seq. Dedupe is the caller's ([`super::seen`]): by then the
+/// writer knows this message id is new.
 pub(super) fn insert_event(
     tx: &rusqlite::Transaction<'_>,
     event: Event,
     received_ms: i64,
-) -> rusqlite::Result<Option<Arc<Stored>>> {
-    // Looked up first rather than left to the UNIQUE constraint: a conflicting insert still
-    // takes an AUTOINCREMENT value, and seqs must stay contiguous so a client can tell a real
-    // gap from a redelivery.
-    let seen = tx
-        .prepare_cached("SELECT 1 FROM events WHERE message_id = ?1")?
-        .query_row([&event.id], |_| Ok(()))
-        .optional()?;
-    if seen.is_some() {
-        return Ok(None);
-    }
+) -> rusqlite::Result<Arc<Stored>> {
     let (event, body) = crate::store::body_of(event);
     let seq = insert_row(tx, None, &event, received_ms, &body)?;
-    Ok(Some(Arc::new(Stored {
+    Ok(Arc::new(Stored {
         seq,
         kind: event.kind,
         channel: event.channel.login,
         body,
-    })))
+    }))
 }
 
 pub(super) fn insert_revocation(

@@ -1,13 +1,15 @@
-//! The embedded engine: one SQLite file with events under the relay's increasing `seq` (unique
-//! on Twitch's message id), revocations, and client token hashes. One writer thread commits in
-//! groups (see [`writer`]) and a sync thread behind it makes them durable (see [`sync`]); readers
-//! come from a small pool, run on the blocking thread pool, and see only what is durable.
+//! The embedded engine: one SQLite file with events under the relay's increasing `seq` (deduped
+//! on Twitch's message id by the writer, see [`seen`]), revocations, and client token hashes.
+//! One writer thread commits in groups (see [`writer`]) and a sync thread behind it makes them
+//! durable (see [`sync`]); readers come from a small pool, run on the blocking thread pool, and
+//! see only what is durable.
 
 mod checkpoint;
 pub(super) mod clients;
 mod insert;
 mod prune;
 mod schema;
+mod seen;
 mod sync;
 mod writer;
 
@@ -71,8 +73,8 @@ impl Running {
 impl Sqlite {
     /// Opens the database, creating the file and tables when missing.
     pub(super) fn open(path: &Path) -> Result<Self, StoreError> {
-        let conn = schema::open(path)?;
-        schema::migrate(&conn, path)?;
+        let mut conn = schema::open(path)?;
+        schema::migrate(&mut conn, path)?;
         let epoch: String = conn
             .query_row("SELECT value FROM meta WHERE key = 'epoch'", [], |r| {
                 r.get(0)

@@ -7,16 +7,21 @@ use rusqlite::Connection;
 use super::open_error;
 use crate::store::StoreError;
 
-const SCHEMA: &str = "
-CREATE TABLE IF NOT EXISTS events (
+/// The events table, under a name so that [`drop_message_id_index`] can build it afresh. No
+/// index on `message_id`: the writer dedupes in memory ([`super::seen`]), because an index on
+/// random ids costs every commit a page write somewhere in the file.
+const EVENTS: &str = "
+CREATE TABLE IF NOT EXISTS {name} (
     seq           INTEGER PRIMARY KEY AUTOINCREMENT,
-    message_id    TEXT    NOT NULL UNIQUE,
+    message_id    TEXT    NOT NULL,
     type          TEXT    NOT NULL,
     channel_id    TEXT    NOT NULL,
     channel_login TEXT    NOT NULL,
     received_ms   INTEGER NOT NULL,
     body          TEXT    NOT NULL
-);
+);";
+
+const SCHEMA: &str = "
 CREATE INDEX IF NOT EXISTS events_received ON events(received_ms);
 CREATE INDEX IF NOT EXISTS events_channel ON events(channel_login, received_ms);
 CREATE TABLE IF NOT EXISTS revocations (
@@ -102,7 +107,135 @@ fn private_file(path: &Path) -> std::io::Result<()> {
     Ok(())
 }
 
-/// Creates the tables if they are missing.
-pub fn migrate(conn: &Connection, path: &Path) -> Result<(), StoreError> {
-    conn.execute_batch(SCHEMA).map_err(|e| open_error(path, e))
+/// Creates the tables if they are missing, and brings an older database up to date.
+pub fn migrate(conn: &mut Connection, path: &Path) -> Result<(), StoreError> {
+    let events = EVENTS.replace("{name}", "events");
+    conn.execute_batch(&events)
+        .and_then(|()| drop_message_id_index(conn))
+        .and_then(|()| conn.execute_batch(SCHEMA))
+        .map_err(|e| open_error(path, e))
+}
+
+/// Databases before the in-memory dedupe had `message_id ... UNIQUE`, an index SQLite cannot
+/// drop on its own: the table is built again without it, in one transaction, keeping every row
+/// and the highest seq ever given (a seq is never given twice, even after pruning everything).
+fn drop_message_id_index(conn: &mut Connection) -> rusqlite::Result<()> {
+    let unique: bool = conn.query_row(
+        "SELECT EXISTS (SELECT 1 FROM pragma_index_list('events') WHERE origin = 'u')",
+        [],
+        |r| r.get(0),
+    )?;
+    if !unique {
+        return Ok(());
+    }
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    let rows: i64 = tx.query_row("SELECT COUNT(*) FROM events", [], |r| r.get(0))?;
+    tracing::info!(
+        rows,
+        "rebuilding the events table without its message-id index (once, for faster intake)"
+    );
+    let last: i64 = tx.query_row(
+        "SELECT MAX(COALESCE((SELECT MAX(seq) FROM events), 0),
+                    COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'events'), 0))",
+        [],
+        |r| r.get(0),
+    )?;
+    tx.execute_batch(&EVENTS.replace("{name}", "events_next"))?;
+    tx.execute_batch(
+        "INSERT INTO events_next (seq, message_id, type, channel_id, channel_login, received_ms, body)
+         SELECT seq, message_id, type, channel_id, channel_login, received_ms, body FROM events;
+         DROP TABLE events;
+         ALTER TABLE events_next RENAME TO events;
+         DELETE FROM sqlite_sequence WHERE name IN ('events', 'events_next');",
+    )?;
+    tx.execute(
+        "INSERT INTO sqlite_sequence (name, seq) VALUES ('events', ?1)",
+        [last],
+    )?;
+    tx.commit()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The events table as it was before the in-memory dedupe.
+    const OLD_EVENTS: &str = "
+        CREATE TABLE events (
+            seq           INTEGER PRIMARY KEY AUTOINCREMENT,
+            message_id    TEXT    NOT NULL UNIQUE,
+            type          TEXT    NOT NULL,
+            channel_id    TEXT    NOT NULL,
+            channel_login TEXT    NOT NULL,
+            received_ms   INTEGER NOT NULL,
+            body          TEXT    NOT NULL
+        );";
+
+    fn indexes(conn: &Connection) -> Vec<String> {
+        let mut stmt = conn
+            .prepare("SELECT name FROM pragma_index_list('events') ORDER BY name")
+            .unwrap();
+        stmt.query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap()
+    }
+
+    #[test]
+    fn an_old_database_loses_only_its_message_id_index() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("relay.sqlite3");
+        let conn = open(&path).unwrap();
+        conn.execute_batch(OLD_EVENTS).unwrap();
+        for seq in 1..=5 {
+            conn.execute(
+                "INSERT INTO events (message_id, type, channel_id, channel_login, received_ms, body)
+                 VALUES (?1, 'channel.follow', '1', 'a', ?2, '{}')",
+                rusqlite::params![format!("m{seq}"), seq * 1000],
+            )
+            .unwrap();
+        }
+        // Retention took the newest rows too: the next seq must still be 6.
+        conn.execute("DELETE FROM events WHERE seq >= 4", [])
+            .unwrap();
+        assert!(
+            indexes(&conn)
+                .iter()
+                .any(|i| i.starts_with("sqlite_autoindex"))
+        );
+
+        drop(conn);
+        let mut conn = open(&path).unwrap();
+        migrate(&mut conn, &path).unwrap();
+        assert_eq!(indexes(&conn), ["events_channel", "events_received"]);
+        let ids: Vec<(i64, String, i64)> = conn
+            .prepare("SELECT seq, message_id, received_ms FROM events ORDER BY seq")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(
+            ids,
+            [
+                (1, "m1".into(), 1000),
+                (2, "m2".into(), 2000),
+                (3, "m3".into(), 3000)
+            ]
+        );
+        conn.execute(
+            "INSERT INTO events (message_id, type, channel_id, channel_login, received_ms, body)
+             VALUES ('m1', 't', '1', 'a', 9, '{}')",
+            [],
+        )
+        .unwrap();
+        assert_eq!(conn.last_insert_rowid(), 6, "no seq is given twice");
+        // Once done, opening again changes nothing.
+        migrate(&mut conn, &path).unwrap();
+        assert_eq!(indexes(&conn), ["events_channel", "events_received"]);
+        let rows: i64 = conn
+            .query_row("SELECT COUNT(*) FROM events", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(rows, 4);
+    }
 }

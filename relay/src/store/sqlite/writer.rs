@@ -21,6 +21,7 @@ use tokio::sync::{mpsc, oneshot};
 use super::checkpoint::{self, Checkpointer};
 use super::insert::{insert_event, insert_revocation};
 use super::prune::{self, Pruning};
+use super::seen::{self, Seen};
 use super::sync::{DiskFile, Done, Syncer, Watermark};
 use super::{open_error, schema};
 use crate::store::{Appended, Feed, StoreError};
@@ -72,6 +73,10 @@ impl Writer {
         // finish this thread runs between batches when the WAL is long.
         conn.execute_batch("PRAGMA synchronous = NORMAL; PRAGMA wal_autocheckpoint = 0;")
             .map_err(|e| open_error(path, e))?;
+        let window_ms = crate::store::DEDUPE_WINDOW.as_millis() as i64;
+        let now_ms = jiff::Timestamp::now().as_millisecond();
+        let seen =
+            Seen::load(&conn, now_ms, window_ms, seen::MAX_IDS).map_err(|e| open_error(path, e))?;
         let finish = Arc::new(AtomicBool::new(false));
         let checkpointer = Checkpointer::open(path, finish.clone())?;
         let (stop_checkpoints, checkpoints_stopped) = std_mpsc::channel::<()>();
@@ -102,7 +107,7 @@ impl Writer {
             spawn(
                 "store-writer",
                 Box::new(move || {
-                    Thread::new(conn, committed, failing, finish).run(rx);
+                    Thread::new(conn, seen, committed, failing, finish).run(rx);
                     // The writer hung up on the sync thread: it answers what is left and ends.
                     let _ = sync_thread.join();
                     drop(stop_checkpoints);
@@ -174,6 +179,8 @@ impl Writer {
 /// The writer thread's state.
 struct Thread {
     conn: Connection,
+    /// The message ids committed in the last hour.
+    seen: Seen,
     /// Committed batches, to be made durable and answered.
     committed: std_mpsc::Sender<Vec<Done>>,
     failing: Arc<AtomicBool>,
@@ -187,12 +194,14 @@ struct Thread {
 impl Thread {
     fn new(
         conn: Connection,
+        seen: Seen,
         committed: std_mpsc::Sender<Vec<Done>>,
         failing: Arc<AtomicBool>,
         checkpoint_wanted: Arc<AtomicBool>,
     ) -> Self {
         Self {
             conn,
+            seen,
             committed,
             failing,
             pruning: None,
@@ -296,6 +305,10 @@ impl Thread {
     }
 
     fn commit(&mut self, batch: &mut Vec<Job>) {
+        // This batch's new ids: checked beside `seen` (Twitch may send one twice within a
+        // batch) and recorded there only once the commit succeeds, so a failed batch's retry
+        // is stored rather than taken for a duplicate.
+        let mut fresh = std::collections::HashMap::new();
         let result = (|| {
             let tx = self
                 .conn
@@ -305,7 +318,12 @@ impl Thread {
                 done.push(match job {
                     Job::Stop | Job::Prune(..) => continue,
                     Job::Event(event, ms, reply) => {
-                        Done::Event(reply, insert_event(&tx, *event, ms)?)
+                        if self.seen.contains(&event.id) || fresh.contains_key(&event.id) {
+                            Done::Event(reply, None)
+                        } else {
+                            fresh.insert(event.id.clone(), ms);
+                            Done::Event(reply, Some(insert_event(&tx, *event, ms)?))
+                        }
                     }
                     Job::Revocation(id, info, ms, reply) => {
                         Done::Revocation(reply, insert_revocation(&tx, &id, &info, ms)?)
@@ -327,6 +345,9 @@ impl Thread {
                 return;
             }
         };
+        for (id, ms) in fresh {
+            self.seen.record(&id, ms);
+        }
         // `failing` clears once the sync thread has made this batch durable.
         let _ = self.committed.send(done);
     }
