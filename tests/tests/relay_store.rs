@@ -230,6 +230,60 @@ async fn a_retry_of_a_failed_commit_is_stored_not_deduped() {
     relay.stop().await;
 }
 
+/// A database from before the in-memory dedupe (a UNIQUE index on `message_id`) is rebuilt
+/// once when the relay starts on it: its events, their seqs and what they dedupe all carry over.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_older_database_is_upgraded_in_place() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("relay.sqlite3");
+    let relay = TestRelay::start(&db).await;
+    let token = relay.add_client("t");
+    let first = Delivery::fixture("channel.follow");
+    assert_eq!(relay.twitch().send(&first).await.status(), 204);
+    assert_eq!(relay.post("channel.cheer").await, 204);
+    relay.stop().await;
+    // Back to the old shape, as the previous version left it.
+    let old = rusqlite::Connection::open(&db).unwrap();
+    old.execute_batch(
+        "BEGIN;
+         CREATE TABLE old_events (
+             seq           INTEGER PRIMARY KEY AUTOINCREMENT,
+             message_id    TEXT    NOT NULL UNIQUE,
+             type          TEXT    NOT NULL,
+             channel_id    TEXT    NOT NULL,
+             channel_login TEXT    NOT NULL,
+             received_ms   INTEGER NOT NULL,
+             body          TEXT    NOT NULL);
+         INSERT INTO old_events SELECT * FROM events;
+         DROP TABLE events;
+         ALTER TABLE old_events RENAME TO events;
+         CREATE INDEX events_received ON events(received_ms);
+         CREATE INDEX events_channel ON events(channel_login, received_ms);
+         COMMIT;",
+    )
+    .unwrap();
+    drop(old);
+
+    let relay = TestRelay::start(&db).await;
+    let unique: i64 = rusqlite::Connection::open(&db)
+        .unwrap()
+        .query_row(
+            "SELECT COUNT(*) FROM pragma_index_list('events') WHERE origin = 'u'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(unique, 0, "the message-id index is gone");
+    assert_eq!(relay.twitch().send(&first.redelivery()).await.status(), 204);
+    assert_eq!(relay.state.metrics().webhooks(Outcome::Duplicate), 1);
+    assert_eq!(relay.post("channel.raid").await, 204);
+    let stored = onair_tests::relay::stored_events(&relay.base, &token).await;
+    let seqs: Vec<u64> = stored.iter().map(|(seq, _)| *seq).collect();
+    assert_eq!(seqs, [1, 2, 3]);
+    assert_eq!(stored[0].1, first.id);
+    relay.stop().await;
+}
+
 #[cfg(unix)]
 #[tokio::test]
 async fn the_database_and_its_wal_are_private() {

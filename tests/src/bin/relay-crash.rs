@@ -1,6 +1,8 @@
 //! Crash test (reliability case 1): while a load generator posts signed webhooks, `kill -9` the
 //! relay at random moments, restart it on the same database, and check that every webhook that
-//! got a 2xx is stored exactly once and reaches a client that resumes with `after`.
+//! got a 2xx is stored exactly once and reaches a client that resumes with `after`. Like
+//! Twitch, the loader sends a webhook again until it is acknowledged, so a retry of one that was
+//! committed but never answered must be recognised by the restarted relay.
 //!
 //! ```sh
 //! cargo build -p onair-relay && cargo run -p onair-tests --bin relay-crash -- [KILLS]
@@ -88,16 +90,21 @@ async fn main() {
 
     let acked: Arc<Mutex<HashSet<String>>> = Arc::default();
     let attempts = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let retries = Arc::new(std::sync::atomic::AtomicU64::new(0));
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let mut child = relay.start();
     wait_healthy(&relay.base()).await;
     let loaders: Vec<_> = (0..16)
         .map(|_| {
-            let (acked, stop, attempts) = (acked.clone(), stop.clone(), attempts.clone());
+            let (acked, stop) = (acked.clone(), stop.clone());
+            let (attempts, retries) = (attempts.clone(), retries.clone());
             let sender = Sender::new(&relay.base(), SECRET);
             tokio::spawn(async move {
+                // As Twitch does: a webhook not acknowledged is sent again, same id, until it
+                // is. A retry of one that was committed before a kill meets a new process,
+                // which must know the id from the database.
+                let mut d = Delivery::fixture("channel.follow");
                 while !stop.load(std::sync::atomic::Ordering::Relaxed) {
-                    let d = Delivery::fixture("channel.follow");
                     attempts.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                     // A refused connection while the relay is down is expected: not acknowledged.
                     if let Ok(Ok(r)) =
@@ -105,6 +112,10 @@ async fn main() {
                         && r.status().is_success()
                     {
                         acked.lock().unwrap().insert(d.id);
+                        d = Delivery::fixture("channel.follow");
+                    } else {
+                        retries.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        d = d.redelivery();
                     }
                 }
             })
@@ -178,8 +189,9 @@ async fn main() {
     let ordered = stored.windows(2).all(|w| w[0].0 < w[1].0);
     let delivered_ok = delivered == stored.iter().map(|(_, id)| id.clone()).collect::<Vec<_>>();
     println!(
-        "kills: {kills}, posts attempted: {}, acknowledged (2xx): {}, stored: {} (unacknowledged but committed: {})",
+        "kills: {kills}, posts attempted: {} (of them redeliveries: {}), acknowledged (2xx): {}, stored: {} (unacknowledged but committed: {})",
         attempts.load(std::sync::atomic::Ordering::Relaxed),
+        retries.load(std::sync::atomic::Ordering::Relaxed),
         acked.len(),
         stored.len(),
         stored.len() - (acked.len() - lost.len())

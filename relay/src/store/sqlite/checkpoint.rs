@@ -186,7 +186,7 @@ mod tests {
     async fn the_wal_stays_bounded_under_steady_intake() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("relay.sqlite3");
-        schema::migrate(&mut schema::open(&path).unwrap(), &path).unwrap();
+        schema::migrate(&schema::open(&path).unwrap(), &path).unwrap();
         let (writer, thread) = Writer::start(&path, Arc::new(Nowhere), Watermark::at(0)).unwrap();
         for round in 0..1_000u64 {
             let appends = (0..8).map(|i| writer.append(event(round * 8 + i), 0));

@@ -60,8 +60,8 @@ mod tests {
     use super::*;
 
     fn db() -> Connection {
-        let mut c = Connection::open_in_memory().unwrap();
-        super::super::schema::migrate(&mut c, std::path::Path::new(":memory:")).unwrap();
+        let c = Connection::open_in_memory().unwrap();
+        super::super::schema::migrate(&c, std::path::Path::new(":memory:")).unwrap();
         c
     }
 

@@ -73,8 +73,8 @@ impl Running {
 impl Sqlite {
     /// Opens the database, creating the file and tables when missing.
     pub(super) fn open(path: &Path) -> Result<Self, StoreError> {
-        let mut conn = schema::open(path)?;
-        schema::migrate(&mut conn, path)?;
+        let conn = schema::open(path)?;
+        schema::migrate(&conn, path)?;
         let epoch: String = conn
             .query_row("SELECT value FROM meta WHERE key = 'epoch'", [], |r| {
                 r.get(0)

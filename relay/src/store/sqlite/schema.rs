@@ -53,8 +53,9 @@ CREATE TABLE IF NOT EXISTS clients (
 pub fn open(path: &Path) -> Result<Connection, StoreError> {
     private_file(path).map_err(|e| open_error(path, e))?;
     let conn = Connection::open(path).map_err(|e| open_error(path, e))?;
-    // WAL lets readers run beside the single writer; synchronous=FULL makes a commit durable
-    // before we answer 204, also across a power cut, and group commit pays for it.
+    // WAL lets readers run beside the single writer. synchronous=FULL makes every other
+    // connection's commit (the CLI's, an import) durable when it returns; the relay's writer
+    // sets NORMAL and has its sync thread make each commit durable before the 204 (`sync.rs`).
     conn.execute_batch(
         "PRAGMA journal_mode = WAL;
          PRAGMA synchronous = FULL;
@@ -108,10 +109,8 @@ fn private_file(path: &Path) -> std::io::Result<()> {
 }
 
 /// Creates the tables if they are missing, and brings an older database up to date.
-pub fn migrate(conn: &mut Connection, path: &Path) -> Result<(), StoreError> {
-    let events = EVENTS.replace("{name}", "events");
-    conn.execute_batch(&events)
-        .and_then(|()| drop_message_id_index(conn))
+pub fn migrate(conn: &Connection, path: &Path) -> Result<(), StoreError> {
+    conn.execute_batch(&EVENTS.replace("{name}", "events"))
         .and_then(|()| conn.execute_batch(SCHEMA))
         .map_err(|e| open_error(path, e))
 }
@@ -119,16 +118,18 @@ pub fn migrate(conn: &mut Connection, path: &Path) -> Result<(), StoreError> {
 /// Databases before the in-memory dedupe had `message_id ... UNIQUE`, an index SQLite cannot
 /// drop on its own: the table is built again without it, in one transaction, keeping every row
 /// and the highest seq ever given (a seq is never given twice, even after pruning everything).
-fn drop_message_id_index(conn: &mut Connection) -> rusqlite::Result<()> {
-    let unique: bool = conn.query_row(
+/// Returns whether it did; the writer runs it at start.
+pub(super) fn drop_message_id_index(conn: &mut Connection) -> rusqlite::Result<bool> {
+    // Looked at inside the write transaction: two processes opening an old file rebuild once.
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    let unique: bool = tx.query_row(
         "SELECT EXISTS (SELECT 1 FROM pragma_index_list('events') WHERE origin = 'u')",
         [],
         |r| r.get(0),
     )?;
     if !unique {
-        return Ok(());
+        return Ok(false);
     }
-    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
     let rows: i64 = tx.query_row("SELECT COUNT(*) FROM events", [], |r| r.get(0))?;
     tracing::info!(
         rows,
@@ -152,7 +153,9 @@ fn drop_message_id_index(conn: &mut Connection) -> rusqlite::Result<()> {
         "INSERT INTO sqlite_sequence (name, seq) VALUES ('events', ?1)",
         [last],
     )?;
-    tx.commit()
+    tx.execute_batch(SCHEMA)?;
+    tx.commit()?;
+    Ok(true)
 }
 
 #[cfg(test)]
@@ -206,7 +209,14 @@ mod tests {
 
         drop(conn);
         let mut conn = open(&path).unwrap();
-        migrate(&mut conn, &path).unwrap();
+        migrate(&conn, &path).unwrap();
+        assert!(
+            indexes(&conn)
+                .iter()
+                .any(|i| i.starts_with("sqlite_autoindex")),
+            "only the writer rebuilds, not every command that opens the file"
+        );
+        assert!(drop_message_id_index(&mut conn).unwrap());
         assert_eq!(indexes(&conn), ["events_channel", "events_received"]);
         let ids: Vec<(i64, String, i64)> = conn
             .prepare("SELECT seq, message_id, received_ms FROM events ORDER BY seq")
@@ -230,8 +240,9 @@ mod tests {
         )
         .unwrap();
         assert_eq!(conn.last_insert_rowid(), 6, "no seq is given twice");
-        // Once done, opening again changes nothing.
-        migrate(&mut conn, &path).unwrap();
+        // Once done, it is not done again.
+        migrate(&conn, &path).unwrap();
+        assert!(!drop_message_id_index(&mut conn).unwrap());
         assert_eq!(indexes(&conn), ["events_channel", "events_received"]);
         let rows: i64 = conn
             .query_row("SELECT COUNT(*) FROM events", [], |r| r.get(0))

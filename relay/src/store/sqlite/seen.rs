@@ -7,16 +7,41 @@
 //!
 //! The writer thread owns it: it is filled from the database's last hour at start (so a
 //! restart, or a crash after a commit that was never acknowledged, still dedupes the retry),
-//! and a batch's ids join it only once that batch commits.
+//! and a batch's ids join it only once that batch commits. Ages run on the monotonic clock, so
+//! a wall clock set forward and back again forgets nothing.
 
 use std::collections::{HashSet, VecDeque};
+use std::time::{Duration, Instant};
 
 use rusqlite::Connection;
 
-/// Most ids held. Beyond this the oldest go first, so a flood shortens the window rather than
-/// growing memory without end: about 64 bytes an id, 13 MB in all. 200,000 an hour is 55 events
-/// a second for the whole hour, far above what Twitch sends one channel.
-pub(super) const MAX_IDS: usize = 200_000;
+/// How long ids are kept, and how many.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Limits {
+    /// Ids older than this go.
+    pub(super) window: Duration,
+    /// Ids younger than this stay while there is room under `hard`: Twitch's own window.
+    pub(super) floor: Duration,
+    /// Beyond this many ids, those older than `floor` go first.
+    pub(super) soft: usize,
+    /// Never more than this many ids.
+    pub(super) hard: usize,
+}
+
+/// About 75 bytes an id: 15 MB at the soft cap, which holds the hour up to 55 webhooks a
+/// second (a busy evening of every event type on several channels is a few a second). Only a
+/// sustained 3,300 a second for 10 minutes, which only Twitch can sign, reaches the hard cap.
+pub(super) const LIMITS: Limits = Limits {
+    window: crate::store::DEDUPE_WINDOW,
+    floor: Duration::from_secs(600),
+    soft: 200_000,
+    hard: 2_000_000,
+};
+
+/// The ids received since ?1 (ms), newest first and at most ?2: down the `received_ms` index,
+/// so a long history is never read and the cap keeps the most recent.
+const RECENT: &str = "SELECT message_id, received_ms FROM events WHERE received_ms >= ?1
+                      ORDER BY received_ms DESC LIMIT ?2";
 
 /// A message id, compactly: Twitch's are lowercase UUIDs, kept as their 16 bytes; anything else
 /// as it came. Two ids are the same only when their text is.
@@ -51,53 +76,47 @@ fn uuid_bytes(id: &str) -> Option<[u8; 16]> {
     Some(out)
 }
 
-/// The ids received since ?1, newest first and at most ?2: down the `received_ms` index, so a
-/// long history is never read and the cap keeps the most recent.
-const RECENT: &str = "SELECT message_id, received_ms FROM events WHERE received_ms >= ?1
-                      ORDER BY received_ms DESC LIMIT ?2";
-
-/// Recent message ids, oldest first, with when each was received.
+/// Recent message ids, oldest first, with when each was recorded.
 #[derive(Debug)]
 pub(super) struct Seen {
     ids: HashSet<Key>,
-    order: VecDeque<(i64, Key)>,
-    window_ms: i64,
-    max: usize,
-    /// The newest receive time recorded: "now" for expiry, so this needs no clock.
-    newest_ms: i64,
-    /// Whether the cap has cut the window short (said once per flood).
-    shortened: bool,
+    order: VecDeque<(Instant, Key)>,
+    limits: Limits,
+    /// Whether the hard cap has cut into Twitch's 10 minutes (said once per flood).
+    short: bool,
 }
 
 impl Seen {
-    pub(super) fn new(window_ms: i64, max: usize) -> Self {
+    pub(super) fn new(limits: Limits) -> Self {
         Self {
             ids: HashSet::new(),
             order: VecDeque::new(),
-            window_ms,
-            max,
-            newest_ms: i64::MIN,
-            shortened: false,
+            limits,
+            short: false,
         }
     }
 
-    /// The ids of events received in the window before `now_ms`, read from the database.
+    /// The ids of events received in the window before `now_ms` (the wall clock, which the
+    /// rows carry), aged from `now` (the monotonic clock the writer records with).
     pub(super) fn load(
         conn: &Connection,
         now_ms: i64,
-        window_ms: i64,
-        max: usize,
+        now: Instant,
+        limits: Limits,
     ) -> rusqlite::Result<Self> {
-        let mut seen = Self::new(window_ms, max);
+        let mut seen = Self::new(limits);
+        let window_ms = i64::try_from(limits.window.as_millis()).unwrap_or(i64::MAX);
         let mut stmt = conn.prepare(RECENT)?;
         let rows = stmt
             .query_map(
-                rusqlite::params![now_ms.saturating_sub(window_ms), max as i64],
+                rusqlite::params![now_ms.saturating_sub(window_ms), limits.soft as i64],
                 |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)),
             )?
             .collect::<rusqlite::Result<Vec<_>>>()?;
         for (id, received_ms) in rows.iter().rev() {
-            seen.record(id, *received_ms);
+            // A row from a clock that ran ahead counts as new: kept the longest, never lost.
+            let age = Duration::from_millis(now_ms.saturating_sub(*received_ms).max(0) as u64);
+            seen.record(id, now.checked_sub(age).unwrap_or(now));
         }
         Ok(seen)
     }
@@ -111,35 +130,40 @@ impl Seen {
         self.ids.len()
     }
 
-    /// Remembers `id`, received at `received_ms`, and forgets what fell out of the window.
-    pub(super) fn record(&mut self, id: &str, received_ms: i64) {
+    /// Remembers `id` as recorded `now` (never earlier than the last call's), and forgets what
+    /// the limits let go.
+    pub(super) fn record(&mut self, id: &str, now: Instant) {
         let key = Key::of(id);
         if !self.ids.insert(key.clone()) {
             return;
         }
-        self.order.push_back((received_ms, key));
-        self.newest_ms = self.newest_ms.max(received_ms);
-        let cutoff = self.newest_ms.saturating_sub(self.window_ms);
+        self.order.push_back((now, key));
+        let Limits {
+            window,
+            floor,
+            soft,
+            hard,
+        } = self.limits;
         while let Some(at) = self.order.front().map(|(at, _)| *at) {
-            let expired = at < cutoff;
-            let over = self.order.len() > self.max;
-            if !expired && !over {
+            let age = now.saturating_duration_since(at);
+            let len = self.order.len();
+            if age <= window && (len <= soft || age <= floor) && len <= hard {
                 break;
             }
-            if !expired && !self.shortened {
-                self.shortened = true;
+            if age <= floor && !self.short {
+                self.short = true;
                 tracing::warn!(
-                    max = self.max,
-                    "more webhooks than the dedupe window holds: ids are remembered for less \
-                     than an hour until the flood passes"
+                    hard,
+                    "more webhooks than the dedupe memory holds: message ids are remembered \
+                     for less than Twitch's 10 minutes until the flood passes"
                 );
             }
             if let Some((_, old)) = self.order.pop_front() {
                 self.ids.remove(&old);
             }
         }
-        if self.shortened && self.order.len() < self.max / 2 {
-            self.shortened = false;
+        if self.short && self.order.len() < hard / 2 {
+            self.short = false;
         }
         if self.ids.capacity() > 4 * self.ids.len().max(1024) {
             // After a flood drains: give the memory back.
@@ -153,7 +177,8 @@ impl Seen {
 mod tests {
     use super::*;
 
-    const HOUR: i64 = 3_600_000;
+    const HOUR: Duration = Duration::from_secs(3600);
+    const MS: Duration = Duration::from_millis(1);
 
     #[test]
     fn uuids_pack_and_other_ids_stay_text() {
@@ -177,42 +202,68 @@ mod tests {
         ] {
             assert_eq!(Key::of(other), Key::Text(other.into()), "{other:?}");
         }
-        let mut seen = Seen::new(HOUR, 10);
-        seen.record(id, 0);
+        let mut seen = Seen::new(LIMITS);
+        seen.record(id, Instant::now());
         assert!(seen.contains(id));
         assert!(!seen.contains(&id.to_uppercase()));
     }
 
     #[test]
     fn ids_are_kept_for_the_window_then_forgotten() {
-        let mut seen = Seen::new(HOUR, 100);
-        seen.record("a", 0);
-        seen.record("b", HOUR / 2);
-        seen.record("c", HOUR);
+        let t0 = Instant::now();
+        let mut seen = Seen::new(LIMITS);
+        seen.record("a", t0);
+        seen.record("b", t0 + HOUR / 2);
+        seen.record("c", t0 + HOUR);
         assert!(
             seen.contains("a"),
             "exactly an hour old is still in the window"
         );
-        seen.record("d", HOUR + 1);
+        seen.record("d", t0 + HOUR + MS);
         assert!(!seen.contains("a"));
         assert!(seen.contains("b") && seen.contains("c") && seen.contains("d"));
         assert_eq!(seen.len(), 3);
-        // A late receive time (requests finish out of order) does not move "now" back.
-        seen.record("e", 10);
-        assert!(seen.contains("e") && seen.contains("b"));
+    }
+
+    fn flood(seen: &mut Seen, t0: Instant, n: u32, every: Duration) {
+        for i in 0..n {
+            seen.record(&format!("id-{i}"), t0 + every * i);
+        }
     }
 
     #[test]
-    fn a_flood_shortens_the_window_instead_of_growing() {
-        let mut seen = Seen::new(HOUR, 1000);
-        for i in 0..5000 {
-            seen.record(&format!("id-{i}"), i);
-        }
+    fn past_the_soft_cap_only_ids_older_than_ten_minutes_go() {
+        let limits = Limits {
+            soft: 1000,
+            hard: 10_000,
+            ..LIMITS
+        };
+        // 3,000 ids over 30 minutes, one every 600 ms: the oldest 1,000 are past ten minutes.
+        let mut seen = Seen::new(limits);
+        let t0 = Instant::now();
+        flood(&mut seen, t0, 3000, MS * 600);
+        assert_eq!(seen.len(), 1001, "ten minutes of ids stay");
+        assert!(!seen.contains("id-1998"));
+        assert!(seen.contains("id-1999") && seen.contains("id-2999"));
+        assert!(!seen.short);
+    }
+
+    #[test]
+    fn the_hard_cap_holds_even_against_ten_minutes() {
+        let limits = Limits {
+            soft: 100,
+            hard: 1000,
+            ..LIMITS
+        };
+        let mut seen = Seen::new(limits);
+        flood(&mut seen, Instant::now(), 5000, MS);
         assert_eq!(seen.len(), 1000);
         assert!(!seen.contains("id-3999"));
         assert!(seen.contains("id-4000") && seen.contains("id-4999"));
+        assert!(seen.short, "said once");
         // Recording an id again neither duplicates it nor evicts anything.
-        seen.record("id-4999", 6000);
+        let last = Instant::now() + MS * 5000;
+        seen.record("id-4999", last);
         assert_eq!(seen.len(), 1000);
         assert!(seen.contains("id-4000"));
     }
@@ -221,8 +272,8 @@ mod tests {
     fn loads_the_last_hour_from_the_database() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("relay.sqlite3");
-        let mut conn = super::super::schema::open(&path).unwrap();
-        super::super::schema::migrate(&mut conn, &path).unwrap();
+        let conn = super::super::schema::open(&path).unwrap();
+        super::super::schema::migrate(&conn, &path).unwrap();
         for (id, ms) in [
             ("old", 0),
             ("x", 7_200_000),
@@ -236,11 +287,19 @@ mod tests {
             )
             .unwrap();
         }
-        let seen = Seen::load(&conn, 7_500_000, HOUR, 100).unwrap();
+        // Later than the machine's boot by more than the window, whatever its uptime.
+        let now = Instant::now() + HOUR;
+        let seen = Seen::load(&conn, 7_500_000, now, LIMITS).unwrap();
         assert!(!seen.contains("old"));
         assert!(seen.contains("x") && seen.contains("y") && seen.contains("z"));
+        // Aged from when they were received, 5, 3.3 and 1.7 minutes ago: "x" goes 55 minutes
+        // from now, "y" after 56.7.
+        let mut later = seen;
+        later.record("new", now + Duration::from_secs(56 * 60));
+        assert!(!later.contains("x") && later.contains("y") && later.contains("z"));
         // With room for two, the newest two.
-        let seen = Seen::load(&conn, 7_500_000, HOUR, 2).unwrap();
+        let two = Limits { soft: 2, ..LIMITS };
+        let seen = Seen::load(&conn, 7_500_000, now, two).unwrap();
         assert!(!seen.contains("x"));
         assert!(seen.contains("y") && seen.contains("z"));
         // A month of history costs a start nothing: only the window's end of the index is read.

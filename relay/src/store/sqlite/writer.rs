@@ -12,6 +12,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc as std_mpsc;
 use std::thread::JoinHandle;
+use std::time::Instant;
 
 use onair_common::Event;
 use onair_common::wire::SubscriptionInfo;
@@ -67,16 +68,22 @@ impl Writer {
         feed: Arc<dyn Feed>,
         durable: Watermark,
     ) -> Result<(Self, JoinHandle<()>), StoreError> {
-        let conn = schema::open(path)?;
+        let mut conn = schema::open(path)?;
+        // Only the relay that is about to write changes the table's shape: an admin command
+        // run beside a relay of the previous version leaves its database as it is.
+        if schema::drop_message_id_index(&mut conn).map_err(|e| open_error(path, e))? {
+            // The copy went through the WAL: start it over, at its usual size, before intake.
+            conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE);")
+                .map_err(|e| open_error(path, e))?;
+        }
         // The sync thread makes each commit durable before anyone hears of it, and the
         // checkpoint thread copies the WAL back: commits wait for neither, only for the short
         // finish this thread runs between batches when the WAL is long.
         conn.execute_batch("PRAGMA synchronous = NORMAL; PRAGMA wal_autocheckpoint = 0;")
             .map_err(|e| open_error(path, e))?;
-        let window_ms = crate::store::DEDUPE_WINDOW.as_millis() as i64;
         let now_ms = jiff::Timestamp::now().as_millisecond();
-        let seen =
-            Seen::load(&conn, now_ms, window_ms, seen::MAX_IDS).map_err(|e| open_error(path, e))?;
+        let seen = Seen::load(&conn, now_ms, Instant::now(), seen::LIMITS)
+            .map_err(|e| open_error(path, e))?;
         let finish = Arc::new(AtomicBool::new(false));
         let checkpointer = Checkpointer::open(path, finish.clone())?;
         let (stop_checkpoints, checkpoints_stopped) = std_mpsc::channel::<()>();
@@ -308,7 +315,7 @@ impl Thread {
         // This batch's new ids: checked beside `seen` (Twitch may send one twice within a
         // batch) and recorded there only once the commit succeeds, so a failed batch's retry
         // is stored rather than taken for a duplicate.
-        let mut fresh = std::collections::HashMap::new();
+        let mut fresh = std::collections::HashSet::new();
         let result = (|| {
             let tx = self
                 .conn
@@ -318,10 +325,10 @@ impl Thread {
                 done.push(match job {
                     Job::Stop | Job::Prune(..) => continue,
                     Job::Event(event, ms, reply) => {
-                        if self.seen.contains(&event.id) || fresh.contains_key(&event.id) {
+                        if self.seen.contains(&event.id) || fresh.contains(&event.id) {
                             Done::Event(reply, None)
                         } else {
-                            fresh.insert(event.id.clone(), ms);
+                            fresh.insert(event.id.clone());
                             Done::Event(reply, Some(insert_event(&tx, *event, ms)?))
                         }
                     }
@@ -345,8 +352,9 @@ impl Thread {
                 return;
             }
         };
-        for (id, ms) in fresh {
-            self.seen.record(&id, ms);
+        let now = Instant::now();
+        for id in fresh {
+            self.seen.record(&id, now);
         }
         // `failing` clears once the sync thread has made this batch durable.
         let _ = self.committed.send(done);
