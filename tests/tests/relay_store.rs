@@ -265,15 +265,20 @@ async fn an_older_database_is_upgraded_in_place() {
     drop(old);
 
     let relay = TestRelay::start(&db).await;
-    let unique: i64 = rusqlite::Connection::open(&db)
+    let (unique, free): (i64, i64) = rusqlite::Connection::open(&db)
         .unwrap()
         .query_row(
-            "SELECT COUNT(*) FROM pragma_index_list('events') WHERE origin = 'u'",
+            "SELECT (SELECT COUNT(*) FROM pragma_index_list('events') WHERE origin = 'u'),
+                    (SELECT freelist_count FROM pragma_freelist_count)",
             [],
-            |r| r.get(0),
+            |r| Ok((r.get(0)?, r.get(1)?)),
         )
         .unwrap();
     assert_eq!(unique, 0, "the message-id index is gone");
+    assert_eq!(
+        free, 0,
+        "and the old table's pages with it: the file is compacted"
+    );
     assert_eq!(relay.twitch().send(&first.redelivery()).await.status(), 204);
     assert_eq!(relay.state.metrics().webhooks(Outcome::Duplicate), 1);
     assert_eq!(relay.post("channel.raid").await, 204);
