@@ -8,20 +8,45 @@ use rusqlite::params;
 
 use crate::store::{Head, StoreError, Stored};
 
+/// An event as its row. Built by the caller, on the runtime thread that parsed the event, so
+/// the writer (one thread, which every webhook queues for) only moves strings: serializing the
+/// body and freeing the event's JSON tree cost it as much as the insert.
+#[derive(Debug)]
+pub(super) struct NewRow {
+    pub(super) message_id: String,
+    pub(super) kind: String,
+    pub(super) channel_id: String,
+    pub(super) channel_login: String,
+    /// The stored EVENT, seq null.
+    pub(super) body: String,
+}
+
+impl NewRow {
+    pub(super) fn of(event: Event) -> Self {
+        let (event, body) = crate::store::body_of(event);
+        Self {
+            message_id: event.id,
+            kind: event.kind,
+            channel_id: event.channel.id,
+            channel_login: event.channel.login,
+            body,
+        }
+    }
+}
+
 /// Stores an event under the next seq. Dedupe is the caller's ([`super::seen`]): by then the
 /// writer knows this message id is new.
 pub(super) fn insert_event(
     tx: &rusqlite::Transaction<'_>,
-    event: Event,
+    row: NewRow,
     received_ms: i64,
 ) -> rusqlite::Result<Arc<Stored>> {
-    let (event, body) = crate::store::body_of(event);
-    let seq = insert_row(tx, None, &event, received_ms, &body)?;
+    let seq = insert_row(tx, None, &row, received_ms)?;
     Ok(Arc::new(Stored {
         seq,
-        kind: event.kind,
-        channel: event.channel.login,
-        body,
+        kind: row.kind,
+        channel: row.channel_login,
+        body: row.body,
     }))
 }
 
@@ -68,8 +93,7 @@ pub(super) fn with_seqs(
                  --after {last_seq}"
             )));
         }
-        let (event, body) = crate::store::body_of(event);
-        insert_row(&tx, Some(seq), &event, received_ms, &body)?;
+        insert_row(&tx, Some(seq), &NewRow::of(event), received_ms)?;
     }
     tx.commit()?;
     Ok(())
@@ -79,9 +103,8 @@ pub(super) fn with_seqs(
 fn insert_row(
     tx: &rusqlite::Transaction<'_>,
     seq: Option<u64>,
-    event: &Event,
+    row: &NewRow,
     received_ms: i64,
-    body: &str,
 ) -> rusqlite::Result<u64> {
     tx.prepare_cached(
         "INSERT INTO events (seq, message_id, type, channel_id, channel_login, received_ms, body)
@@ -89,12 +112,12 @@ fn insert_row(
     )?
     .execute(params![
         seq.map(|s| s as i64),
-        event.id,
-        event.kind,
-        event.channel.id,
-        event.channel.login,
+        row.message_id,
+        row.kind,
+        row.channel_id,
+        row.channel_login,
         received_ms,
-        body
+        row.body
     ])?;
     Ok(tx.last_insert_rowid() as u64)
 }

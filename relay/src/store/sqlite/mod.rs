@@ -115,7 +115,8 @@ impl Sqlite {
         event: Event,
         received_ms: i64,
     ) -> Result<Appended, StoreError> {
-        self.writer()?.append(event, received_ms).await
+        let writer = self.writer()?;
+        writer.append(insert::NewRow::of(event), received_ms).await
     }
 
     pub(super) async fn revoke(

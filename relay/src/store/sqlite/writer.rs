@@ -14,13 +14,12 @@ use std::sync::mpsc as std_mpsc;
 use std::thread::JoinHandle;
 use std::time::Instant;
 
-use onair_common::Event;
 use onair_common::wire::SubscriptionInfo;
 use rusqlite::Connection;
 use tokio::sync::{mpsc, oneshot};
 
 use super::checkpoint::{self, Checkpointer};
-use super::insert::{insert_event, insert_revocation};
+use super::insert::{NewRow, insert_event, insert_revocation};
 use super::prune::{self, Pruning};
 use super::seen::{self, Seen};
 use super::sync::{DiskFile, Done, Syncer, Watermark};
@@ -39,7 +38,7 @@ enum Job {
     /// Commit what came before, then end the thread.
     Stop,
     Event(
-        Box<Event>,
+        Box<NewRow>,
         i64,
         oneshot::Sender<Result<Appended, StoreError>>,
     ),
@@ -148,11 +147,11 @@ impl Writer {
     /// Stores an event (received at `received_ms`); returns once it is committed.
     pub(super) async fn append(
         &self,
-        event: Event,
+        row: NewRow,
         received_ms: i64,
     ) -> Result<Appended, StoreError> {
         let (reply, rx) = oneshot::channel();
-        self.submit(Job::Event(Box::new(event), received_ms, reply), rx)
+        self.submit(Job::Event(Box::new(row), received_ms, reply), rx)
             .await
     }
 
@@ -328,12 +327,13 @@ impl Thread {
             for job in batch.drain(..) {
                 done.push(match job {
                     Job::Stop | Job::Prune(..) => continue,
-                    Job::Event(event, ms, reply) => {
-                        if self.seen.contains(&event.id) || fresh.contains(&event.id) {
+                    Job::Event(row, ms, reply) => {
+                        let id = &row.message_id;
+                        if self.seen.contains(id) || fresh.contains(id) {
                             Done::Event(reply, None)
                         } else {
-                            fresh.insert(event.id.clone());
-                            Done::Event(reply, Some(insert_event(&tx, *event, ms)?))
+                            fresh.insert(id.clone());
+                            Done::Event(reply, Some(insert_event(&tx, *row, ms)?))
                         }
                     }
                     Job::Revocation(id, info, ms, reply) => {
