@@ -115,10 +115,38 @@ pub fn migrate(conn: &Connection, path: &Path) -> Result<(), StoreError> {
         .map_err(|e| open_error(path, e))
 }
 
+/// Brings the events table to the current shape; the writer runs it at start. The rebuild is
+/// all or nothing: an error leaves the database as it was. The compaction after it only fails
+/// with a warning, and is tried again at the next start.
+pub(super) fn upgrade(conn: &mut Connection) -> rusqlite::Result<()> {
+    drop_message_id_index(conn)?;
+    let pending: bool = conn.query_row(
+        "SELECT EXISTS (SELECT 1 FROM meta WHERE key = 'compact')",
+        [],
+        |r| r.get(0),
+    )?;
+    if pending {
+        // The old table's pages are free but still in the file, which SQLite never shrinks on
+        // its own. Both copies go through the WAL: start it over, at its usual size, before
+        // intake.
+        match conn.execute_batch(
+            "VACUUM; PRAGMA wal_checkpoint(TRUNCATE); DELETE FROM meta WHERE key = 'compact';",
+        ) {
+            Ok(()) => tracing::info!("the events table is rebuilt and the file compacted"),
+            Err(e) => tracing::warn!(
+                error = %e,
+                "could not compact the database after rebuilding its events table; it keeps \
+                 the old table's space until the next start tries again"
+            ),
+        }
+    }
+    Ok(())
+}
+
 /// Databases before the in-memory dedupe had `message_id ... UNIQUE`, an index SQLite cannot
 /// drop on its own: the table is built again without it, in one transaction, keeping every row
-/// and the highest seq ever given (a seq is never given twice, even after pruning everything).
-/// Returns whether it did; the writer runs it at start.
+/// and the highest seq ever given (a seq is never given twice, even after pruning everything),
+/// and noting that the file wants compacting. Returns whether it did.
 pub(super) fn drop_message_id_index(conn: &mut Connection) -> rusqlite::Result<bool> {
     // Looked at inside the write transaction: two processes opening an old file rebuild once.
     let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
@@ -154,6 +182,10 @@ pub(super) fn drop_message_id_index(conn: &mut Connection) -> rusqlite::Result<b
         [last],
     )?;
     tx.execute_batch(SCHEMA)?;
+    tx.execute(
+        "INSERT OR REPLACE INTO meta (key, value) VALUES ('compact', 'after the rebuild')",
+        [],
+    )?;
     tx.commit()?;
     Ok(true)
 }
@@ -243,6 +275,25 @@ mod tests {
         // Once done, it is not done again.
         migrate(&conn, &path).unwrap();
         assert!(!drop_message_id_index(&mut conn).unwrap());
+        // The compaction it asked for is done by the next `upgrade`, or the one after that if
+        // it fails: the note stays until it passes.
+        let compact = |c: &Connection| -> bool {
+            c.query_row(
+                "SELECT EXISTS (SELECT 1 FROM meta WHERE key = 'compact')",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap()
+        };
+        assert!(compact(&conn));
+        let free = |c: &Connection| -> i64 {
+            c.query_row("PRAGMA freelist_count", [], |r| r.get(0))
+                .unwrap()
+        };
+        assert!(free(&conn) > 0, "the old table's pages");
+        upgrade(&mut conn).unwrap();
+        assert!(!compact(&conn));
+        assert_eq!(free(&conn), 0);
         assert_eq!(indexes(&conn), ["events_channel", "events_received"]);
         let rows: i64 = conn
             .query_row("SELECT COUNT(*) FROM events", [], |r| r.get(0))

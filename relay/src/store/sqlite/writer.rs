@@ -70,15 +70,16 @@ impl Writer {
         let mut conn = schema::open(path)?;
         // Only the relay that is about to write changes the table's shape: an admin command
         // run beside a relay of the previous version leaves its database as it is.
-        if schema::drop_message_id_index(&mut conn).map_err(|e| open_error(path, e))? {
-            // The old table's pages are free now but still in the file, which SQLite never
-            // shrinks on its own: compact it, so the upgrade does not double the disk the
-            // database takes. Both copies went through the WAL: start it over, at its usual
-            // size, before intake.
-            conn.execute_batch("VACUUM; PRAGMA wal_checkpoint(TRUNCATE);")
-                .map_err(|e| open_error(path, e))?;
-            tracing::info!("the events table is rebuilt");
-        }
+        schema::upgrade(&mut conn).map_err(|e| {
+            open_error(
+                path,
+                format!(
+                    "rebuilding the events table without its message-id index failed, and the \
+                     database is as it was: {e} (the rebuild needs free disk of about four \
+                     times the database's size)"
+                ),
+            )
+        })?;
         // The sync thread makes each commit durable before anyone hears of it, and the
         // checkpoint thread copies the WAL back: commits wait for neither, only for the short
         // finish this thread runs between batches when the WAL is long.
