@@ -242,25 +242,31 @@ async fn an_older_database_is_upgraded_in_place() {
     assert_eq!(relay.twitch().send(&first).await.status(), 204);
     assert_eq!(relay.post("channel.cheer").await, 204);
     relay.stop().await;
-    // Back to the old shape, as the previous version left it.
+    // Back to the old shape, as the previous version left it: today's table, with
+    // `message_id` UNIQUE.
     let old = rusqlite::Connection::open(&db).unwrap();
-    old.execute_batch(
+    let table: String = old
+        .query_row(
+            "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'events'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    let column = "message_id    TEXT    NOT NULL,";
+    assert!(table.contains(column), "{table}");
+    let table = table
+        .replacen("events", "old_events", 1)
+        .replace(column, "message_id    TEXT    NOT NULL UNIQUE,");
+    old.execute_batch(&format!(
         "BEGIN;
-         CREATE TABLE old_events (
-             seq           INTEGER PRIMARY KEY AUTOINCREMENT,
-             message_id    TEXT    NOT NULL UNIQUE,
-             type          TEXT    NOT NULL,
-             channel_id    TEXT    NOT NULL,
-             channel_login TEXT    NOT NULL,
-             received_ms   INTEGER NOT NULL,
-             body          TEXT    NOT NULL);
+         {table};
          INSERT INTO old_events SELECT * FROM events;
          DROP TABLE events;
          ALTER TABLE old_events RENAME TO events;
          CREATE INDEX events_received ON events(received_ms);
          CREATE INDEX events_channel ON events(channel_login, received_ms);
-         COMMIT;",
-    )
+         COMMIT;"
+    ))
     .unwrap();
     drop(old);
 

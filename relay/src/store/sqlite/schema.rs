@@ -194,17 +194,15 @@ pub(super) fn drop_message_id_index(conn: &mut Connection) -> rusqlite::Result<b
 mod tests {
     use super::*;
 
-    /// The events table as it was before the in-memory dedupe.
-    const OLD_EVENTS: &str = "
-        CREATE TABLE events (
-            seq           INTEGER PRIMARY KEY AUTOINCREMENT,
-            message_id    TEXT    NOT NULL UNIQUE,
-            type          TEXT    NOT NULL,
-            channel_id    TEXT    NOT NULL,
-            channel_login TEXT    NOT NULL,
-            received_ms   INTEGER NOT NULL,
-            body          TEXT    NOT NULL
-        );";
+    /// The events table as it was before the in-memory dedupe: today's, with `message_id`
+    /// UNIQUE.
+    fn old_events() -> String {
+        let column = "message_id    TEXT    NOT NULL,";
+        assert!(EVENTS.contains(column));
+        EVENTS
+            .replace("{name}", "events")
+            .replace(column, "message_id    TEXT    NOT NULL UNIQUE,")
+    }
 
     fn indexes(conn: &Connection) -> Vec<String> {
         let mut stmt = conn
@@ -221,7 +219,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("relay.sqlite3");
         let conn = open(&path).unwrap();
-        conn.execute_batch(OLD_EVENTS).unwrap();
+        conn.execute_batch(&old_events()).unwrap();
         for seq in 1..=5 {
             conn.execute(
                 "INSERT INTO events (message_id, type, channel_id, channel_login, received_ms, body)
