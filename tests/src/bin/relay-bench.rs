@@ -110,6 +110,7 @@ async fn fan_outs(rounds: u64) {
             ("p99 ms", b.p99, r.p99),
             ("max ms", b.max, r.max),
             ("KiB/socket", b.kib_per_socket, r.kib_per_socket),
+            ("CPU us/deliv", b.us_per_delivery, r.us_per_delivery),
         ] {
             println!("{what:<12} {b:>12.2} {r:>9.2} {:>18.2}", r / b);
         }
@@ -215,6 +216,8 @@ struct FanOut {
     p99: f64,
     max: f64,
     kib_per_socket: f64,
+    /// The server's CPU over the rounds (the waits between them included) per client per event.
+    us_per_delivery: f64,
 }
 
 async fn fan_out(target: &Target<'_>, clients: u64, rounds: u64) -> FanOut {
@@ -244,12 +247,14 @@ async fn fan_out(target: &Target<'_>, clients: u64, rounds: u64) -> FanOut {
     );
     let http = reqwest::Client::new();
     let mut last = Vec::with_capacity(rounds as usize);
+    let cpu_before = usage(target.pid()).cpu_s;
     for _ in 0..rounds {
         let sent = Instant::now();
         target.post(&http).await;
         last.push(last_arrival(&mut rx, clients, sent, Duration::from_secs(30)).await);
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+    let cpu_s = usage(target.pid()).cpu_s - cpu_before;
     last.sort();
     let ms = |d: Duration| d.as_secs_f64() * 1e3;
     let pct = |p: f64| ms(last[((last.len() as f64 - 1.0) * p).round() as usize]);
@@ -258,6 +263,7 @@ async fn fan_out(target: &Target<'_>, clients: u64, rounds: u64) -> FanOut {
         p99: pct(0.99),
         max: ms(last[last.len() - 1]),
         kib_per_socket: rss_after.saturating_sub(rss_before) as f64 / measured as f64,
+        us_per_delivery: cpu_s * 1e6 / (rounds * clients) as f64,
     }
 }
 
