@@ -1,9 +1,9 @@
 //! The fan-out hub: builds each committed event's frame once and broadcasts it on the live feed
-//! every WebSocket subscribes to; the status feed; and the registry of open sockets per client
-//! (for the connection limit and for closing the sockets of a removed client at once).
+//! every WebSocket subscribes to; the status feed; and the open sockets of each client
+//! ([`sockets`]: the connection limit, and ringing the sockets a status frame, a removal or
+//! shutdown concerns).
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use axum::extract::ws::Utf8Bytes;
 use onair_common::Event;
@@ -12,6 +12,13 @@ use tokio::sync::{broadcast, mpsc};
 use tokio_util::sync::CancellationToken;
 
 use crate::store::{ClientId, Feed, Stored};
+use sockets::Registry;
+pub use sockets::{SocketSlot, TooMany};
+
+pub use bell::Bell;
+
+mod bell;
+mod sockets;
 
 /// A committed event as the fan-out sends it: the frame is serialized once for every client.
 #[derive(Debug)]
@@ -63,16 +70,6 @@ pub fn event_frame(seq: u64, body: &str) -> String {
 /// Status frames buffered per receiver.
 const STATUS_BUFFER: usize = 16;
 
-#[derive(Debug)]
-struct Sockets {
-    count: u32,
-    // Cancelled when the client is removed (or the relay shuts down): each of its sockets closes.
-    revoked: CancellationToken,
-    // Tells this entry from a later one for the same client (made after a removal), so a slot
-    // of the old one never decrements the new one.
-    generation: u64,
-}
-
 /// Cloneable handle to the hub.
 #[derive(Debug, Clone)]
 pub struct Hub {
@@ -83,36 +80,26 @@ pub struct Hub {
     // queue each. `None` outside a runtime (unit tests): broadcast in place.
     committed: Option<mpsc::UnboundedSender<Committed>>,
     status: broadcast::Sender<Utf8Bytes>,
-    // Held only to count and look up, never across an await.
-    sockets: Arc<Mutex<HashMap<ClientId, Sockets>>>,
-    generations: Arc<std::sync::atomic::AtomicU64>,
-    // The relay's shutdown: each client's `revoked` is its child, so a socket waits on one
-    // token for both ways its session can be ended from outside.
+    sockets: Arc<Registry>,
+    // The relay's shutdown: each client's `revoked` is its child, so a socket has one token to
+    // look at for both ways its session can be ended from outside.
     shutdown: CancellationToken,
-}
-
-/// Refused: the client has `max` sockets open already.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct TooMany;
-
-/// One open socket of a client; dropping it frees the slot.
-#[derive(Debug)]
-pub struct SocketSlot {
-    hub: Hub,
-    client: ClientId,
-    generation: u64,
-    /// Cancelled when the client is removed, or the relay shuts down.
-    pub revoked: CancellationToken,
 }
 
 impl Hub {
     /// An empty hub buffering `live_buffer` events per receiver before a slow one lags.
     pub fn new(live_buffer: usize, shutdown: CancellationToken) -> Self {
         let events = broadcast::channel(live_buffer.max(1)).0;
-        let sockets: Arc<Mutex<HashMap<ClientId, Sockets>>> = Arc::default();
+        let sockets: Arc<Registry> = Arc::default();
         let committed = tokio::runtime::Handle::try_current().ok().map(|rt| {
             let (tx, rx) = mpsc::unbounded_channel();
             rt.spawn(forward(rx, events.clone(), sockets.clone()));
+            // Sockets wait on their bells, not on the token: ring them all when it is cancelled.
+            let (sockets, shutdown) = (sockets.clone(), shutdown.clone());
+            rt.spawn(async move {
+                shutdown.cancelled().await;
+                sockets.ring_all();
+            });
             tx
         });
         Self {
@@ -120,7 +107,6 @@ impl Hub {
             committed,
             status: broadcast::channel(STATUS_BUFFER).0,
             sockets,
-            generations: Arc::default(),
             shutdown,
         }
     }
@@ -135,45 +121,26 @@ impl Hub {
         self.status.subscribe()
     }
 
-    /// Sends a status frame to every socket.
+    /// Sends a status frame to every socket: onto the status channel, then a ring of each
+    /// socket's bell, which is when a socket reads the channel.
     pub fn publish_status(&self, frame: String) {
         let _ = self.status.send(frame.into());
+        self.sockets.ring_all();
     }
 
     /// Takes a socket slot for `client`, refusing beyond `max`.
     pub fn open(&self, client: ClientId, max: u32) -> Result<SocketSlot, TooMany> {
-        let mut sockets = self.lock();
-        let entry = sockets.entry(client).or_insert_with(|| Sockets {
-            generation: self
-                .generations
-                .fetch_add(1, std::sync::atomic::Ordering::Relaxed),
-            revoked: self.shutdown.child_token(),
-            count: 0,
-        });
-        if entry.count >= max {
-            return Err(TooMany);
-        }
-        entry.count += 1;
-        Ok(SocketSlot {
-            hub: self.clone(),
-            client,
-            generation: entry.generation,
-            revoked: entry.revoked.clone(),
-        })
+        self.sockets.open(client, max, &self.shutdown)
     }
 
     /// Closes every socket of clients not in `existing` (removed by `client remove`).
     pub fn retain_clients(&self, existing: &[ClientId]) -> usize {
-        retain(&self.sockets, existing)
+        self.sockets.retain(existing)
     }
 
     /// Open sockets in all.
     pub fn open_sockets(&self) -> u64 {
-        self.lock().values().map(|s| u64::from(s.count)).sum()
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<ClientId, Sockets>> {
-        self.sockets.lock().unwrap_or_else(|p| p.into_inner())
+        self.sockets.count()
     }
 }
 
@@ -205,21 +172,6 @@ impl Hub {
     }
 }
 
-/// Closes every socket of clients not in `existing`; returns how many.
-fn retain(sockets: &Mutex<HashMap<ClientId, Sockets>>, existing: &[ClientId]) -> usize {
-    let mut sockets = sockets.lock().unwrap_or_else(|p| p.into_inner());
-    let mut closed = 0;
-    sockets.retain(|id, s| {
-        let keep = existing.contains(id);
-        if !keep {
-            s.revoked.cancel();
-            closed += s.count as usize;
-        }
-        keep
-    });
-    closed
-}
-
 /// What the store hands the hub, in its order.
 #[derive(Debug)]
 enum Committed {
@@ -231,18 +183,14 @@ enum Committed {
 async fn forward(
     mut rx: mpsc::UnboundedReceiver<Committed>,
     events: broadcast::Sender<Arc<Published>>,
-    sockets: Arc<Mutex<HashMap<ClientId, Sockets>>>,
+    sockets: Arc<Registry>,
 ) {
     while let Some(committed) = rx.recv().await {
         apply(committed, &events, &sockets);
     }
 }
 
-fn apply(
-    committed: Committed,
-    events: &broadcast::Sender<Arc<Published>>,
-    sockets: &Mutex<HashMap<ClientId, Sockets>>,
-) {
+fn apply(committed: Committed, events: &broadcast::Sender<Arc<Published>>, sockets: &Registry) {
     match committed {
         Committed::Event(stored) => {
             // No receivers (no clients) is fine: the event is in the store.
@@ -250,26 +198,11 @@ fn apply(
         }
         Committed::Reset => {
             // The seqs clients hold name another history: each reconnects and starts over.
-            let closed = retain(sockets, &[]);
+            let closed = sockets.retain(&[]);
             tracing::warn!(
                 sockets = closed,
                 "the store's history was replaced; closed every socket so clients start over"
             );
-        }
-    }
-}
-
-impl Drop for SocketSlot {
-    fn drop(&mut self) {
-        let mut sockets = self.hub.lock();
-        if let Some(s) = sockets
-            .get_mut(&self.client)
-            .filter(|s| s.generation == self.generation)
-        {
-            s.count = s.count.saturating_sub(1);
-            if s.count == 0 && !s.revoked.is_cancelled() {
-                sockets.remove(&self.client);
-            }
         }
     }
 }
@@ -315,43 +248,5 @@ mod tests {
         }))
         .unwrap();
         assert_eq!(event_frame(42, &reordered), full);
-    }
-
-    #[test]
-    fn limit_per_client_and_release_on_drop() {
-        let hub = Hub::new(16, CancellationToken::new());
-        let a = hub.open(1, 2).unwrap();
-        let _b = hub.open(1, 2).unwrap();
-        assert_eq!(hub.open(1, 2).unwrap_err(), TooMany);
-        let _other = hub.open(2, 2).unwrap();
-        drop(a);
-        assert!(hub.open(1, 2).is_ok());
-    }
-
-    #[test]
-    fn an_old_slot_does_not_free_a_place_in_a_newer_entry() {
-        let hub = Hub::new(16, CancellationToken::new());
-        let old = hub.open(1, 8).unwrap();
-        assert_eq!(hub.retain_clients(&[]), 1);
-        // A socket authenticated just before the removal opens after it: a new entry.
-        let new = hub.open(1, 8).unwrap();
-        drop(old);
-        assert_eq!(
-            hub.open_sockets(),
-            1,
-            "the old slot left the new entry alone"
-        );
-        assert_eq!(hub.retain_clients(&[]), 1);
-        assert!(new.revoked.is_cancelled(), "the next poll closes it too");
-    }
-
-    #[test]
-    fn removed_client_sockets_are_cancelled() {
-        let hub = Hub::new(16, CancellationToken::new());
-        let a = hub.open(1, 8).unwrap();
-        let b = hub.open(2, 8).unwrap();
-        assert_eq!(hub.retain_clients(&[2]), 1);
-        assert!(a.revoked.is_cancelled());
-        assert!(!b.revoked.is_cancelled());
     }
 }

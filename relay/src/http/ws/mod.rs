@@ -17,7 +17,10 @@ use axum::response::{IntoResponse, Response};
 use futures_util::stream::SplitStream;
 use futures_util::{SinkExt, StreamExt};
 use onair_common::wire::{ClientFrame, PROTOCOL_VERSION, ServerFrame, Subscribe};
-use tokio::sync::broadcast::{self, error::RecvError};
+use tokio::sync::broadcast::{
+    self,
+    error::{RecvError, TryRecvError},
+};
 use tokio::task::JoinHandle;
 
 use super::auth::Client;
@@ -74,8 +77,8 @@ enum End {
 
 /// What woke the loop.
 enum Step {
-    Shutdown,
-    Revoked,
+    /// The socket's bell: shutdown, its client removed, or status frames.
+    Rung,
     Client(Option<Result<Message, axum::Error>>),
     Ping,
     Stalled,
@@ -84,7 +87,6 @@ enum Step {
     Sent(Result<(), axum::Error>),
     Page(Result<Page<Row>, StoreError>),
     Live(Result<Arc<Published>, RecvError>),
-    Status(Utf8Bytes),
 }
 
 /// The socket's session. Split here, outside the future: an async fn keeps room for its
@@ -189,11 +191,7 @@ impl Conn {
         let mut clock = Clock::new(period, send_timeout);
         // One timer for pings and stalls, rather than two in every socket's state.
         let timer = tokio::time::sleep_until(clock.due(false));
-        // Made once, not per round of the loop: it would register with (and leave) the token's
-        // waiter list, a lock every socket shares, at every event. The client's token is a child
-        // of the relay's shutdown, so this one wait covers both.
-        let ended = slot.revoked.cancelled();
-        tokio::pin!(timer, ended);
+        tokio::pin!(timer);
         loop {
             if self.catching_up && self.reading.is_none() && self.out.len() < LOW_WATER {
                 self.read_page();
@@ -209,11 +207,7 @@ impl Conn {
                 self.cursor.is_some() && !self.catching_up && self.out.len() < LOW_WATER;
             let step = tokio::select! {
                 biased;
-                () = &mut ended => if self.state.shutdown().is_cancelled() {
-                    Step::Shutdown
-                } else {
-                    Step::Revoked
-                },
+                () = std::future::poll_fn(|cx| slot.bell.poll_rung(cx)) => Step::Rung,
                 msg = stream.next() => Step::Client(msg),
                 () = &mut timer => match clock.fired(sending) {
                     Alarm::Ping => Step::Ping,
@@ -223,12 +217,10 @@ impl Conn {
                 r = std::future::poll_fn(|cx| self.out.poll_send(cx)), if sending => Step::Sent(r),
                 r = page_of(&mut self.reading), if self.reading.is_some() => Step::Page(r),
                 ev = self.live.recv(), if take_live => Step::Live(ev),
-                Ok(frame) = status.recv() => Step::Status(frame),
             };
             let was_idle = !self.out.busy();
             let result = match step {
-                Step::Shutdown => Err(End::Close(close_code::AWAY, "relay shutting down")),
-                Step::Revoked => Err(End::Close(close_code::POLICY, "client token removed")),
+                Step::Rung => self.on_rung(&mut status, slot),
                 Step::Client(msg) => Box::pin(self.on_client(msg)).await,
                 Step::Ping => self.on_ping(),
                 Step::Early => Ok(()),
@@ -243,10 +235,6 @@ impl Conn {
                 Step::Sent(Err(_)) => Err(End::Gone),
                 Step::Page(page) => self.on_read(page),
                 Step::Live(ev) => self.on_live(ev),
-                Step::Status(frame) => {
-                    self.out.push(frame);
-                    Ok(())
-                }
             };
             if let Err(end) = result {
                 return end;
@@ -271,6 +259,28 @@ impl Conn {
                 // It fired: wait for whatever is due next (after the stall clock moved, or an
                 // idle socket's ping would wake it once more for a stale stall deadline).
                 timer.as_mut().reset(clock.due(self.out.busy()));
+            }
+        }
+    }
+
+    /// The bell rang: the relay is shutting down, this client was removed, or status frames
+    /// wait (after more than the channel holds, it goes on from the oldest still held).
+    fn on_rung(
+        &mut self,
+        status: &mut broadcast::Receiver<Utf8Bytes>,
+        slot: &SocketSlot,
+    ) -> Result<(), End> {
+        if self.state.shutdown().is_cancelled() {
+            return Err(End::Close(close_code::AWAY, "relay shutting down"));
+        }
+        if slot.revoked.is_cancelled() {
+            return Err(End::Close(close_code::POLICY, "client token removed"));
+        }
+        loop {
+            match status.try_recv() {
+                Ok(frame) => self.out.push(frame),
+                Err(TryRecvError::Lagged(_)) => {}
+                Err(TryRecvError::Empty | TryRecvError::Closed) => return Ok(()),
             }
         }
     }
