@@ -14,8 +14,7 @@ use std::time::{Duration, Instant};
 use axum::extract::State;
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade, close_code};
 use axum::response::{IntoResponse, Response};
-use futures_util::stream::SplitStream;
-use futures_util::{SinkExt, StreamExt};
+use futures_util::future::Either;
 use onair_common::wire::{ClientFrame, PROTOCOL_VERSION, ServerFrame, Subscribe};
 use tokio::sync::broadcast::{
     self,
@@ -29,7 +28,7 @@ use crate::app::AppState;
 use crate::hub::{Published, SocketSlot};
 use crate::store::{Page, Row, StoreError};
 use clock::{Alarm, Clock};
-use outbox::Outbox;
+use outbox::{Io, Outbox};
 use replay::page_of;
 
 mod clock;
@@ -89,21 +88,12 @@ enum Step {
     Live(Result<Arc<Published>, RecvError>),
 }
 
-/// The socket's session. Split here, outside the future: an async fn keeps room for its
-/// arguments all its life, and the socket (about 400 bytes) moves into its halves at once.
+/// The socket's session. Not an async fn: one moves its arguments into locals and keeps room
+/// for both all its life, and the socket (about 400 bytes) would take its room twice. This block
+/// uses what it captured in place.
 fn run(socket: WebSocket, state: AppState, slot: SocketSlot) -> impl Future<Output = ()> {
-    let (sink, stream) = socket.split();
-    session(Outbox::new(sink), stream, state, slot)
-}
-
-async fn session(
-    out: Outbox,
-    mut stream: SplitStream<WebSocket>,
-    state: AppState,
-    slot: SocketSlot,
-) {
     let mut conn = Conn {
-        out,
+        out: Outbox::new(socket),
         live: state.hub().events(),
         filter: Subscribe::default(),
         cursor: None,
@@ -115,25 +105,20 @@ async fn session(
         last_busy: Instant::now(),
         state,
     };
-    // The welcome, a client's frame and the close await the store or the socket; boxed, their
-    // state takes memory only while they run, not in every idle socket's task all along.
-    let end = match Box::pin(conn.welcome()).await {
-        Ok(()) => conn.serve(&mut stream, &slot).await,
-        Err(end) => end,
-    };
-    if let End::Close(code, reason) = end {
-        // What is queued (an `error` frame, say) goes first, within the close's time.
-        let frame = CloseFrame {
-            code,
-            reason: reason.into(),
+    async move {
+        // The welcome, a client's frame and the close await the store or the socket; boxed,
+        // their state takes memory only while they run, not in every idle socket's task.
+        let end = match Box::pin(conn.welcome()).await {
+            Ok(()) => conn.serve(&slot).await,
+            Err(end) => end,
         };
-        let close = async {
-            while conn.out.busy() {
-                std::future::poll_fn(|cx| conn.out.poll_send(cx)).await?;
-            }
-            conn.out.sink.send(Message::Close(Some(frame))).await
-        };
-        let _ = Box::pin(tokio::time::timeout(CLOSE_WAIT, close)).await;
+        if let End::Close(code, reason) = end {
+            let close = conn.close(CloseFrame {
+                code,
+                reason: reason.into(),
+            });
+            let _ = Box::pin(tokio::time::timeout(CLOSE_WAIT, close)).await;
+        }
     }
 }
 
@@ -181,7 +166,15 @@ impl Conn {
         }
     }
 
-    async fn serve(&mut self, stream: &mut SplitStream<WebSocket>, slot: &SocketSlot) -> End {
+    /// Sends what is queued (an `error` frame, say), then the close frame.
+    async fn close(&mut self, frame: CloseFrame) -> Result<(), axum::Error> {
+        while self.out.busy() {
+            std::future::poll_fn(|cx| self.out.poll_send(cx)).await?;
+        }
+        self.out.ws.send(Message::Close(Some(frame))).await
+    }
+
+    async fn serve(&mut self, slot: &SocketSlot) -> End {
         let mut status = self.state.hub().status();
         // The two timings only: the settings hold the webhook secret, no socket needs a copy.
         let (period, send_timeout) = {
@@ -197,45 +190,48 @@ impl Conn {
                 self.read_page();
             }
             let sending = self.out.busy();
-            // Moved only when something is due sooner: a later deadline just lets the timer
-            // fire early once, rather than touching the timer wheel at every frame sent.
-            let due = clock.due(sending);
-            if due < timer.deadline() {
-                timer.as_mut().reset(due);
+            {
+                // Moved only when something is due sooner: a later deadline just lets the timer
+                // fire early once, rather than touching the timer wheel at every frame sent.
+                let due = clock.due(sending);
+                if due < timer.deadline() {
+                    timer.as_mut().reset(due);
+                }
             }
             let take_live =
                 self.cursor.is_some() && !self.catching_up && self.out.len() < LOW_WATER;
-            let step = tokio::select! {
-                biased;
-                () = std::future::poll_fn(|cx| slot.bell.poll_rung(cx)) => Step::Rung,
-                msg = stream.next() => Step::Client(msg),
-                () = &mut timer => match clock.fired(sending) {
-                    Alarm::Ping => Step::Ping,
-                    Alarm::Stalled => Step::Stalled,
-                    Alarm::Early => Step::Early,
-                },
-                r = std::future::poll_fn(|cx| self.out.poll_send(cx)), if sending => Step::Sent(r),
-                r = page_of(&mut self.reading), if self.reading.is_some() => Step::Page(r),
-                ev = self.live.recv(), if take_live => Step::Live(ev),
-            };
-            let was_idle = !self.out.busy();
-            let result = match step {
-                Step::Rung => self.on_rung(&mut status, slot),
-                Step::Client(msg) => Box::pin(self.on_client(msg)).await,
-                Step::Ping => self.on_ping(),
-                Step::Early => Ok(()),
-                Step::Stalled => {
-                    tracing::info!("dropped a client that stopped reading");
-                    Err(End::Gone)
+            let was_idle;
+            // A client's frame may wait on the store: its boxed future is made in this block
+            // and awaited after it, so the step (64 bytes) is not kept in every idle socket's
+            // state.
+            let handled = {
+                let step = tokio::select! {
+                    biased;
+                    () = std::future::poll_fn(|cx| slot.bell.poll_rung(cx)) => Step::Rung,
+                    io = std::future::poll_fn(|cx| self.out.poll_io(cx, sending)) => match io {
+                        Io::Client(msg) => Step::Client(msg),
+                        Io::Sent(r) => Step::Sent(r),
+                    },
+                    () = &mut timer => match clock.fired(sending) {
+                        Alarm::Ping => Step::Ping,
+                        Alarm::Stalled => Step::Stalled,
+                        Alarm::Early => Step::Early,
+                    },
+                    r = page_of(&mut self.reading), if self.reading.is_some() => Step::Page(r),
+                    ev = self.live.recv(), if take_live => Step::Live(ev),
+                };
+                was_idle = !self.out.busy();
+                match step {
+                    Step::Client(msg) => Either::Right(Box::pin(self.on_client(msg))),
+                    step => Either::Left(std::future::ready(self.on_step(
+                        step,
+                        &mut clock,
+                        &mut status,
+                        slot,
+                    ))),
                 }
-                Step::Sent(Ok(())) => {
-                    clock.progress();
-                    Ok(())
-                }
-                Step::Sent(Err(_)) => Err(End::Gone),
-                Step::Page(page) => self.on_read(page),
-                Step::Live(ev) => self.on_live(ev),
             };
+            let result = handled.await;
             if let Err(end) = result {
                 return end;
             }
@@ -260,6 +256,33 @@ impl Conn {
                 // idle socket's ping would wake it once more for a stale stall deadline).
                 timer.as_mut().reset(clock.due(self.out.busy()));
             }
+        }
+    }
+
+    /// What a step other than a client's frame does.
+    fn on_step(
+        &mut self,
+        step: Step,
+        clock: &mut Clock,
+        status: &mut broadcast::Receiver<Utf8Bytes>,
+        slot: &SocketSlot,
+    ) -> Result<(), End> {
+        match step {
+            Step::Rung => self.on_rung(status, slot),
+            Step::Client(msg) => unreachable!("a client's frame is awaited: {msg:?}"),
+            Step::Ping => self.on_ping(),
+            Step::Early => Ok(()),
+            Step::Stalled => {
+                tracing::info!("dropped a client that stopped reading");
+                Err(End::Gone)
+            }
+            Step::Sent(Ok(())) => {
+                clock.progress();
+                Ok(())
+            }
+            Step::Sent(Err(_)) => Err(End::Gone),
+            Step::Page(page) => self.on_read(page),
+            Step::Live(ev) => self.on_live(ev),
         }
     }
 

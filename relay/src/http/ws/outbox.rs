@@ -1,17 +1,23 @@
-//! A socket's outbox: frames waiting to be sent and the socket's sending half. Sending goes a
-//! frame at a time as the socket takes them, so the session's loop can do everything else
-//! between frames, and dropping a send in progress loses nothing.
+//! A socket's outbox: frames waiting to be sent, and the socket itself. Sending goes a frame at a
+//! time as the socket takes them, so the session's loop can do everything else between frames,
+//! and dropping a send in progress loses nothing. The client's frames are read through it too:
+//! one owner of the socket, rather than two halves behind a lock each poll of either takes.
 
 use std::collections::VecDeque;
 use std::task::{Context, Poll};
 
 use axum::extract::ws::{Message, Utf8Bytes, WebSocket};
-use futures_util::SinkExt;
-use futures_util::stream::SplitSink;
+use futures_util::{SinkExt, StreamExt};
 
-/// Frames waiting for the socket, and the socket's sending half.
+/// What the socket did: a frame came from the client, or sending moved on.
+pub(super) enum Io {
+    Client(Option<Result<Message, axum::Error>>),
+    Sent(Result<(), axum::Error>),
+}
+
+/// Frames waiting for the socket, and the socket.
 pub(super) struct Outbox {
-    pub(super) sink: SplitSink<WebSocket, Message>,
+    pub(super) ws: WebSocket,
     queue: VecDeque<Message>,
     /// Frames were handed to the socket and not flushed yet.
     unflushed: bool,
@@ -20,9 +26,9 @@ pub(super) struct Outbox {
 }
 
 impl Outbox {
-    pub(super) fn new(sink: SplitSink<WebSocket, Message>) -> Self {
+    pub(super) fn new(ws: WebSocket) -> Self {
         Self {
-            sink,
+            ws,
             queue: VecDeque::new(),
             unflushed: false,
             texts: 0,
@@ -58,13 +64,25 @@ impl Outbox {
         self.texts = 0;
     }
 
+    /// The client's next frame or, while `sending`, progress in sending ([`Self::poll_send`]),
+    /// whichever is ready; the client's first.
+    pub(super) fn poll_io(&mut self, cx: &mut Context<'_>, sending: bool) -> Poll<Io> {
+        if let Poll::Ready(msg) = self.ws.poll_next_unpin(cx) {
+            return Poll::Ready(Io::Client(msg));
+        }
+        if sending && let Poll::Ready(sent) = self.poll_send(cx) {
+            return Poll::Ready(Io::Sent(sent));
+        }
+        Poll::Pending
+    }
+
     /// Hands queued frames to the socket and flushes, as far as it takes them now. Ready once
     /// something moved (or all is flushed); a message leaves the queue only when the socket
     /// has accepted it, so dropping this future loses nothing.
     pub(super) fn poll_send(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), axum::Error>> {
         let mut moved = false;
         while !self.queue.is_empty() {
-            match self.sink.poll_ready_unpin(cx) {
+            match self.ws.poll_ready_unpin(cx) {
                 Poll::Ready(Ok(())) => {}
                 Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
                 Poll::Pending => return progress(moved),
@@ -73,7 +91,7 @@ impl Outbox {
                 if matches!(msg, Message::Text(_)) {
                     self.texts -= 1;
                 }
-                self.sink.start_send_unpin(msg)?;
+                self.ws.start_send_unpin(msg)?;
                 self.unflushed = true;
                 moved = true;
             }
@@ -83,7 +101,7 @@ impl Outbox {
             // last burst needed added up over thousands of them.
             self.queue = VecDeque::new();
         }
-        match self.sink.poll_flush_unpin(cx) {
+        match self.ws.poll_flush_unpin(cx) {
             Poll::Ready(Ok(())) => {
                 self.unflushed = false;
                 moved = true;
