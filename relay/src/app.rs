@@ -167,7 +167,7 @@ impl Relay {
     /// Starts the store's background work, which feeds committed events to the hub.
     pub fn new(settings: Settings, mut store: Store) -> Result<Self, StoreError> {
         let shutdown = CancellationToken::new();
-        let hub = Hub::new(settings.live_buffer, shutdown.clone());
+        let hub = Hub::new(settings.live_buffer);
         let running = store.start(Arc::new(hub.clone()))?;
         let state = AppState(Arc::new(Inner {
             settings,
@@ -222,12 +222,14 @@ impl Relay {
         }
         state.tasks().spawn(watch_clients(state.clone()));
         state.tasks().spawn(prune(state.clone()));
-        let token = state.shutdown().clone();
+        let (token, hub) = (state.shutdown().clone(), state.hub().clone());
         tokio::spawn(async move {
             tokio::select! {
                 () = shutdown => token.cancel(),
                 () = token.cancelled() => {}
             }
+            // Sockets wait on their bells, not on the token.
+            hub.ring_all();
         });
         let limits = state.settings().limits;
         // Connections finish the request they are in; upgraded sockets close on the token

@@ -1,10 +1,10 @@
 //! A socket's doorbell: rung when something outside its own traffic concerns it (a status frame,
 //! its client removed, the relay shutting down), so that it can look.
 //!
-//! Why not wait on the cancellation token and the status channel directly: a socket's loop polls
-//! every branch each time it wakes, twice for every event it sends, and a pending token or
-//! broadcast receiver is polled under locks that every socket of that client (or of the relay)
-//! shares. The bell is the socket's own: waiting on it is a few atomic operations on memory no
+//! Why not wait on the cancellation token and the status channel directly: a socket's loop
+//! polls its branches in turn each time it wakes, twice for every event it sends, and a pending
+//! token or broadcast receiver is polled under locks that every socket of that client (or of the
+//! relay) shares. The bell is the socket's own: waiting on it is a few atomic operations on memory no
 //! other socket touches, and the shared state is read only after a ring, which is rare.
 
 use std::sync::atomic::{AtomicBool, Ordering};

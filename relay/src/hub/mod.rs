@@ -9,7 +9,6 @@ use axum::extract::ws::Utf8Bytes;
 use onair_common::Event;
 use onair_common::wire::ServerFrame;
 use tokio::sync::{broadcast, mpsc};
-use tokio_util::sync::CancellationToken;
 
 use crate::store::{ClientId, Feed, Stored};
 use sockets::Registry;
@@ -81,25 +80,16 @@ pub struct Hub {
     committed: Option<mpsc::UnboundedSender<Committed>>,
     status: broadcast::Sender<Utf8Bytes>,
     sockets: Arc<Registry>,
-    // The relay's shutdown: each client's `revoked` is its child, so a socket has one token to
-    // look at for both ways its session can be ended from outside.
-    shutdown: CancellationToken,
 }
 
 impl Hub {
     /// An empty hub buffering `live_buffer` events per receiver before a slow one lags.
-    pub fn new(live_buffer: usize, shutdown: CancellationToken) -> Self {
+    pub fn new(live_buffer: usize) -> Self {
         let events = broadcast::channel(live_buffer.max(1)).0;
         let sockets: Arc<Registry> = Arc::default();
         let committed = tokio::runtime::Handle::try_current().ok().map(|rt| {
             let (tx, rx) = mpsc::unbounded_channel();
             rt.spawn(forward(rx, events.clone(), sockets.clone()));
-            // Sockets wait on their bells, not on the token: ring them all when it is cancelled.
-            let (sockets, shutdown) = (sockets.clone(), shutdown.clone());
-            rt.spawn(async move {
-                shutdown.cancelled().await;
-                sockets.ring_all();
-            });
             tx
         });
         Self {
@@ -107,7 +97,6 @@ impl Hub {
             committed,
             status: broadcast::channel(STATUS_BUFFER).0,
             sockets,
-            shutdown,
         }
     }
 
@@ -130,12 +119,18 @@ impl Hub {
 
     /// Takes a socket slot for `client`, refusing beyond `max`.
     pub fn open(&self, client: ClientId, max: u32) -> Result<SocketSlot, TooMany> {
-        self.sockets.open(client, max, &self.shutdown)
+        self.sockets.open(client, max)
     }
 
     /// Closes every socket of clients not in `existing` (removed by `client remove`).
     pub fn retain_clients(&self, existing: &[ClientId]) -> usize {
         self.sockets.retain(existing)
+    }
+
+    /// Rings every socket: at shutdown, once the relay's token is cancelled, each sees it and
+    /// closes.
+    pub fn ring_all(&self) {
+        self.sockets.ring_all();
     }
 
     /// Open sockets in all.

@@ -25,7 +25,7 @@ pub(super) struct Registry {
 
 #[derive(Debug)]
 struct Sockets {
-    // Cancelled when the client is removed (or the relay shuts down): each of its sockets closes.
+    // Cancelled when the client is removed; its sockets' bells are rung then, and each sees it.
     revoked: CancellationToken,
     bells: HashMap<u64, Arc<Bell>>,
 }
@@ -36,24 +36,23 @@ pub struct SocketSlot {
     registry: Arc<Registry>,
     client: ClientId,
     id: u64,
-    /// Cancelled when the client is removed, or the relay shuts down.
+    /// Cancelled when the client is removed.
     pub revoked: CancellationToken,
-    /// Rung when `revoked` is cancelled and when a status frame is published.
+    /// Rung when `revoked` is cancelled, when a status frame is published and at shutdown; rung
+    /// already when the slot is taken, so the socket's first look misses nothing before it.
     pub bell: Arc<Bell>,
 }
 
 impl Registry {
-    /// Takes a socket slot for `client`, refusing beyond `max`; its token is a child of
-    /// `shutdown`.
+    /// Takes a socket slot for `client`, refusing beyond `max`.
     pub(super) fn open(
         self: &Arc<Self>,
         client: ClientId,
         max: u32,
-        shutdown: &CancellationToken,
     ) -> Result<SocketSlot, TooMany> {
         let mut clients = self.lock();
         let entry = clients.entry(client).or_insert_with(|| Sockets {
-            revoked: shutdown.child_token(),
+            revoked: CancellationToken::new(),
             bells: HashMap::new(),
         });
         if entry.bells.len() >= max as usize {
@@ -121,7 +120,7 @@ mod tests {
     use std::task::{Context, Poll, Waker};
 
     fn open(r: &Arc<Registry>, client: ClientId, max: u32) -> Result<SocketSlot, TooMany> {
-        r.open(client, max, &CancellationToken::new())
+        r.open(client, max)
     }
 
     fn rung(slot: &SocketSlot) -> bool {

@@ -28,7 +28,7 @@ use crate::app::AppState;
 use crate::hub::{Published, SocketSlot};
 use crate::store::{Page, Row, StoreError};
 use clock::{Alarm, Clock};
-use outbox::{Io, Outbox};
+use outbox::Outbox;
 use replay::page_of;
 
 mod clock;
@@ -75,10 +75,16 @@ enum End {
 }
 
 /// What woke the loop.
+enum Woke {
+    /// A frame from the client (or its end), handled by an await of its own.
+    Client(Option<Result<Message, axum::Error>>),
+    Step(Step),
+}
+
+/// What woke the loop, other than the client.
 enum Step {
     /// The socket's bell: shutdown, its client removed, or status frames.
     Rung,
-    Client(Option<Result<Message, axum::Error>>),
     Ping,
     Stalled,
     /// The timer fired for a deadline that has since moved.
@@ -86,6 +92,32 @@ enum Step {
     Sent(Result<(), axum::Error>),
     Page(Result<Page<Row>, StoreError>),
     Live(Result<Arc<Published>, RecvError>),
+}
+
+/// The socket's own wake-ups, in one branch because they share the socket: the client's frames
+/// first (a pong counts before a missed ping is judged), then the timer, then progress in
+/// sending, which must not keep the timer waiting while a fast reader takes a long catch-up.
+fn poll_socket(
+    cx: &mut std::task::Context<'_>,
+    out: &mut Outbox,
+    timer: std::pin::Pin<&mut tokio::time::Sleep>,
+    clock: &mut Clock,
+    sending: bool,
+) -> Poll<Woke> {
+    if let Poll::Ready(msg) = out.poll_client(cx) {
+        return Poll::Ready(Woke::Client(msg));
+    }
+    if timer.poll(cx).is_ready() {
+        return Poll::Ready(Woke::Step(match clock.fired(sending) {
+            Alarm::Ping => Step::Ping,
+            Alarm::Stalled => Step::Stalled,
+            Alarm::Early => Step::Early,
+        }));
+    }
+    if sending && let Poll::Ready(sent) = out.poll_send(cx) {
+        return Poll::Ready(Woke::Step(Step::Sent(sent)));
+    }
+    Poll::Pending
 }
 
 /// The socket's session. Not an async fn: one moves its arguments into locals and keeps room
@@ -174,87 +206,88 @@ impl Conn {
         self.out.ws.send(Message::Close(Some(frame))).await
     }
 
-    async fn serve(&mut self, slot: &SocketSlot) -> End {
-        let mut status = self.state.hub().status();
-        // The two timings only: the settings hold the webhook secret, no socket needs a copy.
-        let (period, send_timeout) = {
-            let s = self.state.settings();
-            (s.ping_interval, s.send_timeout)
-        };
-        let mut clock = Clock::new(period, send_timeout);
-        // One timer for pings and stalls, rather than two in every socket's state.
-        let timer = tokio::time::sleep_until(clock.due(false));
-        tokio::pin!(timer);
-        loop {
-            if self.catching_up && self.reading.is_none() && self.out.len() < LOW_WATER {
-                self.read_page();
-            }
-            let sending = self.out.busy();
-            {
-                // Moved only when something is due sooner: a later deadline just lets the timer
-                // fire early once, rather than touching the timer wheel at every frame sent.
-                let due = clock.due(sending);
-                if due < timer.deadline() {
-                    timer.as_mut().reset(due);
-                }
-            }
-            let take_live =
-                self.cursor.is_some() && !self.catching_up && self.out.len() < LOW_WATER;
-            let was_idle;
-            // A client's frame may wait on the store: its boxed future is made in this block
-            // and awaited after it, so the step (64 bytes) is not kept in every idle socket's
-            // state.
-            let handled = {
-                let step = tokio::select! {
-                    biased;
-                    () = std::future::poll_fn(|cx| slot.bell.poll_rung(cx)) => Step::Rung,
-                    io = std::future::poll_fn(|cx| self.out.poll_io(cx, sending)) => match io {
-                        Io::Client(msg) => Step::Client(msg),
-                        Io::Sent(r) => Step::Sent(r),
-                    },
-                    () = &mut timer => match clock.fired(sending) {
-                        Alarm::Ping => Step::Ping,
-                        Alarm::Stalled => Step::Stalled,
-                        Alarm::Early => Step::Early,
-                    },
-                    r = page_of(&mut self.reading), if self.reading.is_some() => Step::Page(r),
-                    ev = self.live.recv(), if take_live => Step::Live(ev),
-                };
-                was_idle = !self.out.busy();
-                match step {
-                    Step::Client(msg) => Either::Right(Box::pin(self.on_client(msg))),
-                    step => Either::Left(std::future::ready(self.on_step(
-                        step,
-                        &mut clock,
-                        &mut status,
-                        slot,
-                    ))),
-                }
+    /// Not an async fn, which would keep room for its two arguments twice in every idle
+    /// socket's state: the block uses what it captured in place.
+    #[allow(clippy::manual_async_fn)]
+    fn serve<'a>(&'a mut self, slot: &'a SocketSlot) -> impl Future<Output = End> + 'a {
+        async move {
+            let mut status = self.state.hub().status();
+            // The two timings only: the settings hold the webhook secret, no socket needs a copy.
+            let (period, send_timeout) = {
+                let s = self.state.settings();
+                (s.ping_interval, s.send_timeout)
             };
-            let result = handled.await;
-            if let Err(end) = result {
-                return end;
-            }
-            // Send what this step queued now, rather than a round of the select later.
-            if self.out.busy() {
-                let sent = std::future::poll_fn(|cx| Poll::Ready(self.out.poll_send(cx))).await;
-                match sent {
-                    Poll::Ready(Ok(())) => clock.progress(),
-                    Poll::Ready(Err(_)) => return End::Gone,
-                    Poll::Pending => {}
+            let mut clock = Clock::new(period, send_timeout);
+            // One timer for pings and stalls, rather than two in every socket's state.
+            let timer = tokio::time::sleep_until(clock.due(false));
+            tokio::pin!(timer);
+            loop {
+                if self.catching_up && self.reading.is_none() && self.out.len() < LOW_WATER {
+                    self.read_page();
                 }
-            }
-            if self.out.has_data() {
-                self.last_busy = Instant::now();
-            }
-            if was_idle && self.out.busy() {
-                // The stall clock starts when there is something to send.
-                clock.progress();
-            }
-            if timer.is_elapsed() {
-                // It fired: wait for whatever is due next (after the stall clock moved, or an
-                // idle socket's ping would wake it once more for a stale stall deadline).
-                timer.as_mut().reset(clock.due(self.out.busy()));
+                let sending = self.out.busy();
+                {
+                    // Moved only when something is due sooner: a later deadline just lets the timer
+                    // fire early once, rather than touching the timer wheel at every frame sent.
+                    let due = clock.due(sending);
+                    if due < timer.deadline() {
+                        timer.as_mut().reset(due);
+                    }
+                }
+                let take_live =
+                    self.cursor.is_some() && !self.catching_up && self.out.len() < LOW_WATER;
+                let was_idle;
+                // A client's frame may wait on the store: its boxed future is made in this block
+                // and awaited after it, so the step (64 bytes) is not kept in every idle socket's
+                // state.
+                let handled = {
+                    let woke = tokio::select! {
+                        biased;
+                        () = std::future::poll_fn(|cx| slot.bell.poll_rung(cx)) => Woke::Step(Step::Rung),
+                        woke = std::future::poll_fn(|cx| {
+                            poll_socket(cx, &mut self.out, timer.as_mut(), &mut clock, sending)
+                        }) => woke,
+                        r = page_of(&mut self.reading), if self.reading.is_some() => {
+                            Woke::Step(Step::Page(r))
+                        }
+                        ev = self.live.recv(), if take_live => Woke::Step(Step::Live(ev)),
+                    };
+                    was_idle = !self.out.busy();
+                    match woke {
+                        Woke::Client(msg) => Either::Right(Box::pin(self.on_client(msg))),
+                        Woke::Step(step) => Either::Left(std::future::ready(self.on_step(
+                            step,
+                            &mut clock,
+                            &mut status,
+                            slot,
+                        ))),
+                    }
+                };
+                let result = handled.await;
+                if let Err(end) = result {
+                    return end;
+                }
+                // Send what this step queued now, rather than a round of the select later.
+                if self.out.busy() {
+                    let sent = std::future::poll_fn(|cx| Poll::Ready(self.out.poll_send(cx))).await;
+                    match sent {
+                        Poll::Ready(Ok(())) => clock.progress(),
+                        Poll::Ready(Err(_)) => return End::Gone,
+                        Poll::Pending => {}
+                    }
+                }
+                if self.out.has_data() {
+                    self.last_busy = Instant::now();
+                }
+                if was_idle && self.out.busy() {
+                    // The stall clock starts when there is something to send.
+                    clock.progress();
+                }
+                if timer.is_elapsed() {
+                    // It fired: wait for whatever is due next (after the stall clock moved, or an
+                    // idle socket's ping would wake it once more for a stale stall deadline).
+                    timer.as_mut().reset(clock.due(self.out.busy()));
+                }
             }
         }
     }
@@ -269,7 +302,6 @@ impl Conn {
     ) -> Result<(), End> {
         match step {
             Step::Rung => self.on_rung(status, slot),
-            Step::Client(msg) => unreachable!("a client's frame is awaited: {msg:?}"),
             Step::Ping => self.on_ping(),
             Step::Early => Ok(()),
             Step::Stalled => {

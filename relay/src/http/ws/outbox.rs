@@ -9,12 +9,6 @@ use std::task::{Context, Poll};
 use axum::extract::ws::{Message, Utf8Bytes, WebSocket};
 use futures_util::{SinkExt, StreamExt};
 
-/// What the socket did: a frame came from the client, or sending moved on.
-pub(super) enum Io {
-    Client(Option<Result<Message, axum::Error>>),
-    Sent(Result<(), axum::Error>),
-}
-
 /// Frames waiting for the socket, and the socket.
 pub(super) struct Outbox {
     pub(super) ws: WebSocket,
@@ -64,16 +58,12 @@ impl Outbox {
         self.texts = 0;
     }
 
-    /// The client's next frame or, while `sending`, progress in sending ([`Self::poll_send`]),
-    /// whichever is ready; the client's first.
-    pub(super) fn poll_io(&mut self, cx: &mut Context<'_>, sending: bool) -> Poll<Io> {
-        if let Poll::Ready(msg) = self.ws.poll_next_unpin(cx) {
-            return Poll::Ready(Io::Client(msg));
-        }
-        if sending && let Poll::Ready(sent) = self.poll_send(cx) {
-            return Poll::Ready(Io::Sent(sent));
-        }
-        Poll::Pending
+    /// The client's next frame.
+    pub(super) fn poll_client(
+        &mut self,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Message, axum::Error>>> {
+        self.ws.poll_next_unpin(cx)
     }
 
     /// Hands queued frames to the socket and flushes, as far as it takes them now. Ready once
