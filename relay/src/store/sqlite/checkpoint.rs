@@ -4,6 +4,10 @@
 //! of its own copies the pages every [`EVERY`] with a PASSIVE checkpoint, which never blocks the
 //! writer.
 //!
+//! A short WAL is left alone. Once every frame is copied, the next commit starts the WAL over, and
+//! SQLite syncs the new WAL header inside that commit: one more sync the webhook waits for. When
+//! webhooks come one at a time, copying after each one made nearly every one of them pay for it.
+//!
 //! The WAL starts over only after a checkpoint that copied every frame, with none added during
 //! the copy, and synced the database file. Under steady intake the writer commits during every
 //! background copy, so SQLite skips that sync and the WAL would grow for as long as the load
@@ -13,7 +17,7 @@
 
 use std::path::Path;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::time::Duration;
 
@@ -28,6 +32,13 @@ pub(super) const EVERY: Duration = Duration::from_millis(100);
 /// A WAL this many frames long is one the writer should help start over (SQLite's own
 /// automatic checkpoint threshold).
 const FINISH_AT: i64 = 1_000;
+/// Frames below which the background checkpoint does not copy (about a megabyte).
+const COPY_AT: i64 = 250;
+
+/// Whether a WAL of `frames` (as of the last commit) is worth copying back now.
+fn worth_copying(frames: i64) -> bool {
+    frames >= COPY_AT
+}
 
 /// What one checkpoint reported.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -77,22 +88,32 @@ pub(super) struct Checkpointer {
     synced: i64,
     /// Set to ask the writer to [`finish`].
     finish: Arc<AtomicBool>,
+    /// Frames in the WAL after the writer's last commit.
+    wal_frames: Arc<AtomicI64>,
 }
 
 impl Checkpointer {
     /// Opens its own connection to the database.
-    pub(super) fn open(path: &Path, finish: Arc<AtomicBool>) -> Result<Self, StoreError> {
+    pub(super) fn open(
+        path: &Path,
+        finish: Arc<AtomicBool>,
+        wal_frames: Arc<AtomicI64>,
+    ) -> Result<Self, StoreError> {
         Ok(Self {
             conn: schema::open(path)?,
             database: DiskFile::new(path.to_owned()),
             synced: 0,
             finish,
+            wal_frames,
         })
     }
 
     /// Checkpoints every `every` until `stop` is dropped or sent to.
     pub(super) fn run(mut self, stop: Receiver<()>, every: Duration) {
         while let Err(RecvTimeoutError::Timeout) = stop.recv_timeout(every) {
+            if !worth_copying(self.wal_frames.load(Ordering::Relaxed)) {
+                continue;
+            }
             match passive(&self.conn) {
                 Ok(p) if p.writer_should_finish() => {
                     // Only when the writer is about to finish, not after every copy: each sync
@@ -152,6 +173,14 @@ mod tests {
         assert!(!p(true, -1, -1), "another checkpoint is running");
     }
 
+    #[test]
+    fn a_short_wal_is_left_alone() {
+        assert!(!worth_copying(0));
+        assert!(!worth_copying(COPY_AT - 1), "a few webhooks' worth");
+        assert!(worth_copying(COPY_AT));
+        assert!(worth_copying(FINISH_AT));
+    }
+
     #[derive(Debug)]
     struct Nowhere;
 
@@ -179,6 +208,38 @@ mod tests {
             summary: "x".repeat(500),
             data: serde_json::json!({ "n": n }),
         }
+    }
+
+    /// The WAL's salts, which change each time it starts over.
+    fn wal_salts(path: &Path) -> Vec<u8> {
+        let mut wal = path.as_os_str().to_owned();
+        wal.push("-wal");
+        std::fs::read(wal).unwrap()[16..24].to_vec()
+    }
+
+    /// Webhooks one at a time, each after the checkpoint thread has had time to run: the WAL
+    /// does not start over between them, so none of them waits for a sync of a new WAL header.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn sparse_webhooks_do_not_start_the_wal_over() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("relay.sqlite3");
+        schema::migrate(&schema::open(&path).unwrap(), &path).unwrap();
+        let (writer, thread) = Writer::start(&path, Arc::new(Nowhere), Watermark::at(0)).unwrap();
+        writer.append(NewRow::of(event(0)), 0).await.unwrap();
+        let salts = wal_salts(&path);
+        for n in 1..5 {
+            tokio::time::sleep(EVERY * 3).await;
+            writer.append(NewRow::of(event(n)), 0).await.unwrap();
+            assert_eq!(
+                wal_salts(&path),
+                salts,
+                "the WAL started over before webhook {n}"
+            );
+        }
+        writer.stop().await;
+        tokio::task::spawn_blocking(move || thread.join().unwrap())
+            .await
+            .unwrap();
     }
 
     /// Intake through the real writer, eight webhooks at a time for 8,000 events: the WAL starts

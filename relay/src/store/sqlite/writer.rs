@@ -9,7 +9,7 @@
 //! finishes what that left, between two commits.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::mpsc as std_mpsc;
 use std::thread::JoinHandle;
 use std::time::Instant;
@@ -85,11 +85,22 @@ impl Writer {
         // finish this thread runs between batches when the WAL is long.
         conn.execute_batch("PRAGMA synchronous = NORMAL; PRAGMA wal_autocheckpoint = 0;")
             .map_err(|e| open_error(path, e))?;
+        // How long the WAL is after each commit, for the checkpoint thread (this hook takes the
+        // place of SQLite's automatic checkpoint, which is off).
+        let wal_frames = Arc::new(AtomicI64::new(0));
+        {
+            let wal_frames = wal_frames.clone();
+            conn.wal_hook(Some(move |_: &mut rusqlite::hooks::Wal, frames| {
+                wal_frames.store(i64::from(frames), Ordering::Relaxed);
+                Ok(())
+            }))
+            .map_err(|e| open_error(path, e))?;
+        }
         let now_ms = jiff::Timestamp::now().as_millisecond();
         let seen = Seen::load(&conn, now_ms, Instant::now(), seen::LIMITS)
             .map_err(|e| open_error(path, e))?;
         let finish = Arc::new(AtomicBool::new(false));
-        let checkpointer = Checkpointer::open(path, finish.clone())?;
+        let checkpointer = Checkpointer::open(path, finish.clone(), wal_frames)?;
         let (stop_checkpoints, checkpoints_stopped) = std_mpsc::channel::<()>();
         let (tx, rx) = mpsc::channel(QUEUE_DEPTH);
         let (committed, to_sync) = std_mpsc::channel();
