@@ -1,8 +1,8 @@
 //! Checkpoints, off the writer's path. SQLite's own checkpoint runs inside the commit that takes
 //! the WAL past 1,000 frames: it copies those pages back into the database file and syncs both
 //! files, while every request queued behind that commit waits. Here a thread with a connection
-//! of its own copies the pages every [`EVERY`] with a PASSIVE checkpoint, which never blocks the
-//! writer.
+//! of its own looks at the WAL every [`EVERY`] and, once it holds [`COPY_AT`] frames, copies
+//! them with a PASSIVE checkpoint, which never blocks the writer.
 //!
 //! A short WAL is left alone. Once every frame is copied, the next commit starts the WAL over, and
 //! SQLite syncs the new WAL header inside that commit: one more sync the webhook waits for. When
@@ -27,13 +27,15 @@ use super::schema;
 use super::sync::DiskFile;
 use crate::store::StoreError;
 
-/// How often the background checkpoint runs.
+/// How often the background checkpoint looks at the WAL.
 pub(super) const EVERY: Duration = Duration::from_millis(100);
 /// A WAL this many frames long is one the writer should help start over (SQLite's own
 /// automatic checkpoint threshold).
 const FINISH_AT: i64 = 1_000;
-/// Frames below which the background checkpoint does not copy (about a megabyte).
-const COPY_AT: i64 = 250;
+/// Frames below which the background checkpoint does not copy (about a megabyte). The count
+/// is the writer's; frames other connections add (client changes, an import) show with its
+/// next commit, and those connections checkpoint their own at SQLite's 1,000.
+pub(super) const COPY_AT: i64 = 250;
 
 /// Whether a WAL of `frames` (as of the last commit) is worth copying back now.
 fn worth_copying(frames: i64) -> bool {
@@ -218,7 +220,8 @@ mod tests {
     }
 
     /// Webhooks one at a time, each after the checkpoint thread has had time to run: the WAL
-    /// does not start over between them, so none of them waits for a sync of a new WAL header.
+    /// does not start over between them, so none of them waits for a sync of a new WAL header;
+    /// once it is long, it does.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn sparse_webhooks_do_not_start_the_wal_over() {
         let dir = tempfile::tempdir().unwrap();
@@ -235,6 +238,16 @@ mod tests {
                 salts,
                 "the WAL started over before webhook {n}"
             );
+        }
+        // Past the threshold it is copied back and starts over, as before.
+        let mut n = 5;
+        while wal_salts(&path) == salts {
+            assert!(n < 400, "the WAL never started over");
+            writer.append(NewRow::of(event(n)), 0).await.unwrap();
+            n += 1;
+            if n > 200 {
+                tokio::time::sleep(EVERY).await;
+            }
         }
         writer.stop().await;
         tokio::task::spawn_blocking(move || thread.join().unwrap())

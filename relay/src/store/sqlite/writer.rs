@@ -85,9 +85,11 @@ impl Writer {
         // finish this thread runs between batches when the WAL is long.
         conn.execute_batch("PRAGMA synchronous = NORMAL; PRAGMA wal_autocheckpoint = 0;")
             .map_err(|e| open_error(path, e))?;
-        // How long the WAL is after each commit, for the checkpoint thread (this hook takes the
-        // place of SQLite's automatic checkpoint, which is off).
-        let wal_frames = Arc::new(AtomicI64::new(0));
+        // How long the WAL is after each commit, for the checkpoint thread. Set after the
+        // PRAGMA above, which clears this same hook (SQLite's automatic checkpoint is one); with
+        // it cleared the count would stay put and the WAL would never be copied back. Until
+        // the first commit, the count says "worth a look", so a WAL left by a crash is copied.
+        let wal_frames = Arc::new(AtomicI64::new(checkpoint::COPY_AT));
         {
             let wal_frames = wal_frames.clone();
             conn.wal_hook(Some(move |_: &mut rusqlite::hooks::Wal, frames| {
