@@ -232,8 +232,9 @@ impl Relay {
             hub.ring_all();
         });
         let limits = state.settings().limits;
-        // Connections finish the request they are in; upgraded sockets close on the token
-        // (axum's graceful shutdown does not wait for them: tokio-rs/axum#3003).
+        // Connections finish the request they are in; upgraded sockets close once the token is
+        // cancelled and their bells rung (axum's graceful shutdown does not wait for them:
+        // tokio-rs/axum#3003).
         let result = net::serve(
             listener,
             app(state.clone()),

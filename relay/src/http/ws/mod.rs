@@ -12,14 +12,11 @@ use std::task::Poll;
 use std::time::{Duration, Instant};
 
 use axum::extract::State;
-use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade, close_code};
+use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade, close_code};
 use axum::response::{IntoResponse, Response};
 use futures_util::future::Either;
 use onair_common::wire::{ClientFrame, PROTOCOL_VERSION, ServerFrame, Subscribe};
-use tokio::sync::broadcast::{
-    self,
-    error::{RecvError, TryRecvError},
-};
+use tokio::sync::broadcast::{self, error::RecvError};
 use tokio::task::JoinHandle;
 
 use super::auth::Client;
@@ -27,13 +24,15 @@ use super::error::AppError;
 use crate::app::AppState;
 use crate::hub::{Published, SocketSlot};
 use crate::store::{Page, Row, StoreError};
-use clock::{Alarm, Clock};
+use clock::Clock;
 use outbox::Outbox;
 use replay::page_of;
+use wake::{Step, Woke, poll_socket};
 
 mod clock;
 mod outbox;
 mod replay;
+mod wake;
 
 /// Our frames are small; the 128 KiB defaults would cost that much per socket.
 const READ_BUFFER_BYTES: usize = 4 * 1024;
@@ -72,52 +71,6 @@ enum End {
     Gone,
     /// We close with this code and reason.
     Close(u16, &'static str),
-}
-
-/// What woke the loop.
-enum Woke {
-    /// A frame from the client (or its end), handled by an await of its own.
-    Client(Option<Result<Message, axum::Error>>),
-    Step(Step),
-}
-
-/// What woke the loop, other than the client.
-enum Step {
-    /// The socket's bell: shutdown, its client removed, or status frames.
-    Rung,
-    Ping,
-    Stalled,
-    /// The timer fired for a deadline that has since moved.
-    Early,
-    Sent(Result<(), axum::Error>),
-    Page(Result<Page<Row>, StoreError>),
-    Live(Result<Arc<Published>, RecvError>),
-}
-
-/// The socket's own wake-ups, in one branch because they share the socket: the client's frames
-/// first (a pong counts before a missed ping is judged), then the timer, then progress in
-/// sending, which must not keep the timer waiting while a fast reader takes a long catch-up.
-fn poll_socket(
-    cx: &mut std::task::Context<'_>,
-    out: &mut Outbox,
-    timer: std::pin::Pin<&mut tokio::time::Sleep>,
-    clock: &mut Clock,
-    sending: bool,
-) -> Poll<Woke> {
-    if let Poll::Ready(msg) = out.poll_client(cx) {
-        return Poll::Ready(Woke::Client(msg));
-    }
-    if timer.poll(cx).is_ready() {
-        return Poll::Ready(Woke::Step(match clock.fired(sending) {
-            Alarm::Ping => Step::Ping,
-            Alarm::Stalled => Step::Stalled,
-            Alarm::Early => Step::Early,
-        }));
-    }
-    if sending && let Poll::Ready(sent) = out.poll_send(cx) {
-        return Poll::Ready(Woke::Step(Step::Sent(sent)));
-    }
-    Poll::Pending
 }
 
 /// The socket's session. Not an async fn: one moves its arguments into locals and keeps room
@@ -288,54 +241,6 @@ impl Conn {
                     // idle socket's ping would wake it once more for a stale stall deadline).
                     timer.as_mut().reset(clock.due(self.out.busy()));
                 }
-            }
-        }
-    }
-
-    /// What a step other than a client's frame does.
-    fn on_step(
-        &mut self,
-        step: Step,
-        clock: &mut Clock,
-        status: &mut broadcast::Receiver<Utf8Bytes>,
-        slot: &SocketSlot,
-    ) -> Result<(), End> {
-        match step {
-            Step::Rung => self.on_rung(status, slot),
-            Step::Ping => self.on_ping(),
-            Step::Early => Ok(()),
-            Step::Stalled => {
-                tracing::info!("dropped a client that stopped reading");
-                Err(End::Gone)
-            }
-            Step::Sent(Ok(())) => {
-                clock.progress();
-                Ok(())
-            }
-            Step::Sent(Err(_)) => Err(End::Gone),
-            Step::Page(page) => self.on_read(page),
-            Step::Live(ev) => self.on_live(ev),
-        }
-    }
-
-    /// The bell rang: the relay is shutting down, this client was removed, or status frames
-    /// wait (after more than the channel holds, it goes on from the oldest still held).
-    fn on_rung(
-        &mut self,
-        status: &mut broadcast::Receiver<Utf8Bytes>,
-        slot: &SocketSlot,
-    ) -> Result<(), End> {
-        if self.state.shutdown().is_cancelled() {
-            return Err(End::Close(close_code::AWAY, "relay shutting down"));
-        }
-        if slot.revoked.is_cancelled() {
-            return Err(End::Close(close_code::POLICY, "client token removed"));
-        }
-        loop {
-            match status.try_recv() {
-                Ok(frame) => self.out.push(frame),
-                Err(TryRecvError::Lagged(_)) => {}
-                Err(TryRecvError::Empty | TryRecvError::Closed) => return Ok(()),
             }
         }
     }
