@@ -212,11 +212,31 @@ mod tests {
         }
     }
 
-    /// The WAL's salts, which change each time it starts over.
-    fn wal_salts(path: &Path) -> Vec<u8> {
+    /// A new database in `dir` and the real writer on it (with its sync and checkpoint threads).
+    fn start(dir: &Path) -> (std::path::PathBuf, Writer, std::thread::JoinHandle<()>) {
+        let path = dir.join("relay.sqlite3");
+        schema::migrate(&schema::open(&path).unwrap(), &path).unwrap();
+        let (writer, thread) = Writer::start(&path, Arc::new(Nowhere), Watermark::at(0)).unwrap();
+        (path, writer, thread)
+    }
+
+    /// Commits what is queued and waits for the writer's threads to end.
+    async fn stop(writer: Writer, thread: std::thread::JoinHandle<()>) {
+        writer.stop().await;
+        tokio::task::spawn_blocking(move || thread.join().unwrap())
+            .await
+            .unwrap();
+    }
+
+    fn wal_of(path: &Path) -> std::path::PathBuf {
         let mut wal = path.as_os_str().to_owned();
         wal.push("-wal");
-        std::fs::read(wal).unwrap()[16..24].to_vec()
+        wal.into()
+    }
+
+    /// The WAL's salts, which change each time it starts over.
+    fn wal_salts(path: &Path) -> Vec<u8> {
+        std::fs::read(wal_of(path)).unwrap()[16..24].to_vec()
     }
 
     /// Webhooks one at a time, each after the checkpoint thread has had time to run: the WAL
@@ -225,9 +245,7 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn sparse_webhooks_do_not_start_the_wal_over() {
         let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("relay.sqlite3");
-        schema::migrate(&schema::open(&path).unwrap(), &path).unwrap();
-        let (writer, thread) = Writer::start(&path, Arc::new(Nowhere), Watermark::at(0)).unwrap();
+        let (path, writer, thread) = start(dir.path());
         writer.append(NewRow::of(event(0)), 0).await.unwrap();
         let salts = wal_salts(&path);
         for n in 1..5 {
@@ -249,10 +267,7 @@ mod tests {
                 tokio::time::sleep(EVERY).await;
             }
         }
-        writer.stop().await;
-        tokio::task::spawn_blocking(move || thread.join().unwrap())
-            .await
-            .unwrap();
+        stop(writer, thread).await;
     }
 
     /// Intake through the real writer, eight webhooks at a time for 8,000 events: the WAL starts
@@ -260,9 +275,7 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn the_wal_stays_bounded_under_steady_intake() {
         let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("relay.sqlite3");
-        schema::migrate(&schema::open(&path).unwrap(), &path).unwrap();
-        let (writer, thread) = Writer::start(&path, Arc::new(Nowhere), Watermark::at(0)).unwrap();
+        let (path, writer, thread) = start(dir.path());
         for round in 0..1_000u64 {
             let appends = (0..8).map(|i| writer.append(NewRow::of(event(round * 8 + i)), 0));
             for appended in futures_util::future::join_all(appends).await {
@@ -270,13 +283,8 @@ mod tests {
             }
         }
         // The file keeps the largest size it had (closing the last connection deletes it).
-        let wal = std::fs::metadata(dir.path().join("relay.sqlite3-wal"))
-            .unwrap()
-            .len();
-        writer.stop().await;
-        tokio::task::spawn_blocking(move || thread.join().unwrap())
-            .await
-            .unwrap();
+        let wal = std::fs::metadata(wal_of(&path)).unwrap().len();
+        stop(writer, thread).await;
 
         // Without the writer's part it reached 33 MB and kept growing; with it, about 6.
         assert!(wal < 20 << 20, "the WAL reached {wal} bytes");
