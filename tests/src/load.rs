@@ -44,21 +44,34 @@ pub async fn blast(bases: &[String], seconds: u64, concurrency: u64) -> f64 {
     ok.load(Ordering::Relaxed) as f64 / start.elapsed().as_secs_f64()
 }
 
-/// How long after `sent` the last of `clients` arrival times reported on `arrivals` came in, each
-/// waited for at most `wait`. Panics when a client does not receive the event.
-pub async fn last_arrival(
+/// When one event reached its clients, counted from its POST.
+#[derive(Debug, Clone, Copy)]
+pub struct Arrivals {
+    /// The first client's receipt.
+    pub first: Duration,
+    /// The last client's receipt: the whole fan-out.
+    pub last: Duration,
+}
+
+/// When the first and the last of `clients` arrival times reported on `arrivals` came in after
+/// `sent`, each waited for at most `wait`. Panics when a client does not receive the event.
+pub async fn arrivals(
     arrivals: &mut mpsc::UnboundedReceiver<Instant>,
     clients: u64,
     sent: Instant,
     wait: Duration,
-) -> Duration {
-    let mut last = sent;
+) -> Arrivals {
+    let (mut first, mut last) = (None::<Instant>, sent);
     for _ in 0..clients {
         let at = tokio::time::timeout(wait, arrivals.recv())
             .await
             .expect("every client receives the event")
             .expect("the clients' channel stays open");
+        first = Some(first.map_or(at, |f| f.min(at)));
         last = last.max(at);
     }
-    last - sent
+    Arrivals {
+        first: first.unwrap_or(sent) - sent,
+        last: last - sent,
+    }
 }

@@ -4,14 +4,16 @@
 //!
 //! ```sh
 //! cargo build --release -p onair-relay -p onair-tests --bin onair-relay --bin bench-baseline --bin relay-bench
-//! target/release/relay-bench [SECONDS] [ROUNDS] [intake|fanout]
+//! target/release/relay-bench [SECONDS] [ROUNDS] [intake|fanout] [CLIENTS,...]
 //! ```
 //!
 //! 1. Intake at 32, 64 and 128 concurrent senders: signed webhooks per second through verify,
 //!    dedupe and a durable commit (then 204), against an endpoint that reads the body and
 //!    answers 204.
 //! 2. Fan-out at 1,000 and 10,000 clients: one event, from the POST to the last client's
-//!    receipt (p50, p99, max over ROUNDS), against a plain axum + tokio broadcast server.
+//!    receipt (p50, p99, max over ROUNDS), against a plain axum + tokio broadcast server; and
+//!    the medians of the POST's answer and the first receipt, which tell the server's path to
+//!    the broadcast from the fan-out itself.
 //! 3. Memory per idle socket: each server's RSS growth while the last nine tenths of those
 //!    clients connect, divided by their number (the first tenth warms up what a server sets up
 //!    once, such as thread stacks and caches, which is not a socket's cost).
@@ -26,7 +28,7 @@ use std::time::{Duration, Instant};
 use futures_util::{SinkExt, StreamExt};
 use onair_tests::bins::{self, arg};
 use onair_tests::eventsub::{Delivery, Sender, fixture};
-use onair_tests::load::{blast, last_arrival};
+use onair_tests::load::{Arrivals, arrivals, blast};
 use onair_tests::procstat::usage;
 use onair_tests::relay_process::{Options, RelayProcess, free_port, proc_status_kib};
 use tokio::sync::mpsc;
@@ -42,7 +44,13 @@ async fn main() {
         intake(seconds).await;
     }
     if only != "intake" {
-        fan_outs(rounds).await;
+        // Which fan-outs: 1,000 and 10,000 clients unless listed.
+        let sizes: Vec<u64> = std::env::args().nth(4).map_or(vec![1_000, 10_000], |list| {
+            list.split(',')
+                .map(|n| n.parse().expect("CLIENTS: numbers"))
+                .collect()
+        });
+        fan_outs(rounds, &sizes).await;
     }
 }
 
@@ -83,8 +91,8 @@ async fn measured(pid: u32, base: &str, seconds: u64, senders: u64) -> (f64, f64
     (rate, per(server1 - server0), per(loader1 - loader0))
 }
 
-async fn fan_outs(rounds: u64) {
-    for clients in [1_000, 10_000] {
+async fn fan_outs(rounds: u64, sizes: &[u64]) {
+    for &clients in sizes {
         let rounds = if clients > 1_000 { rounds / 3 } else { rounds };
         println!("== fan-out: one event to {clients} idle-then-woken sockets, {rounds} rounds");
         let base = Baseline::start();
@@ -106,6 +114,8 @@ async fn fan_outs(rounds: u64) {
         drop(relay);
         println!("                 baseline     relay     relay/baseline");
         for (what, b, r) in [
+            ("answer p50", b.answered_p50, r.answered_p50),
+            ("first p50", b.first_p50, r.first_p50),
             ("p50 ms", b.p50, r.p50),
             ("p99 ms", b.p99, r.p99),
             ("max ms", b.max, r.max),
@@ -192,26 +202,42 @@ impl Target<'_> {
         }
     }
 
+    /// One event's request, made before the clock starts (the baseline's frame is read once
+    /// for the same reason): the fixture read and parsed, a fresh message id.
+    fn prepare(&self) -> Post {
+        match self {
+            Self::Baseline(_, frame) => Post::Publish(frame.clone()),
+            Self::Relay(..) => Post::Webhook(Delivery::fixture("channel.raid")),
+        }
+    }
+
     /// Posts one event; returns once the server answered.
-    async fn post(&self, http: &reqwest::Client) {
-        let status = match self {
-            Self::Baseline(b, frame) => http
+    async fn post(&self, http: &reqwest::Client, post: Post) {
+        let status = match (self, post) {
+            (Self::Baseline(b, _), Post::Publish(frame)) => http
                 .post(format!("{}/publish", b.base))
-                .body(frame.clone())
+                .body(frame)
                 .send()
                 .await
                 .unwrap()
                 .status(),
-            Self::Relay(_, _, twitch) => twitch
-                .send(&Delivery::fixture("channel.raid"))
-                .await
-                .status(),
+            (Self::Relay(_, _, twitch), Post::Webhook(d)) => twitch.send(&d).await.status(),
+            _ => unreachable!("a post is prepared by its own target"),
         };
         assert_eq!(status, 204);
     }
 }
 
+/// One event's request, ready to send.
+enum Post {
+    Publish(String),
+    Webhook(Delivery),
+}
+
 struct FanOut {
+    /// Medians: POST to its answer, and to the first client's receipt.
+    answered_p50: f64,
+    first_p50: f64,
     p50: f64,
     p99: f64,
     max: f64,
@@ -246,21 +272,32 @@ async fn fan_out(target: &Target<'_>, clients: u64, rounds: u64) -> FanOut {
         proc_status_kib(target.pid(), "Threads:")
     );
     let http = reqwest::Client::new();
-    let mut last = Vec::with_capacity(rounds as usize);
+    let mut answered = Vec::with_capacity(rounds as usize);
+    let mut reached: Vec<Arrivals> = Vec::with_capacity(rounds as usize);
     let cpu_before = usage(target.pid()).cpu_s;
     for _ in 0..rounds {
+        let post = target.prepare();
         let sent = Instant::now();
-        target.post(&http).await;
-        last.push(last_arrival(&mut rx, clients, sent, Duration::from_secs(30)).await);
+        target.post(&http, post).await;
+        answered.push(sent.elapsed());
+        reached.push(arrivals(&mut rx, clients, sent, Duration::from_secs(30)).await);
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let cpu_s = usage(target.pid()).cpu_s - cpu_before;
-    last.sort();
     let ms = |d: Duration| d.as_secs_f64() * 1e3;
-    let pct = |p: f64| ms(last[((last.len() as f64 - 1.0) * p).round() as usize]);
+    let sorted = |mut v: Vec<Duration>| {
+        v.sort();
+        v
+    };
+    let pct = |v: &[Duration], p: f64| ms(v[((v.len() as f64 - 1.0) * p).round() as usize]);
+    let answered = sorted(answered);
+    let first = sorted(reached.iter().map(|a| a.first).collect());
+    let last = sorted(reached.iter().map(|a| a.last).collect());
     FanOut {
-        p50: pct(0.50),
-        p99: pct(0.99),
+        answered_p50: pct(&answered, 0.50),
+        first_p50: pct(&first, 0.50),
+        p50: pct(&last, 0.50),
+        p99: pct(&last, 0.99),
         max: ms(last[last.len() - 1]),
         kib_per_socket: rss_after.saturating_sub(rss_before) as f64 / measured as f64,
         us_per_delivery: cpu_s * 1e6 / (rounds * clients) as f64,

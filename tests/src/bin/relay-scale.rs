@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 use onair_common::wire::{ServerFrame, Subscribe};
 use onair_tests::bins::arg;
 use onair_tests::eventsub::{Delivery, Sender};
-use onair_tests::load::{blast, last_arrival};
+use onair_tests::load::{arrivals, blast};
 use onair_tests::redis_server::RedisServer;
 use onair_tests::relay::{SECRET, WsClient};
 use onair_tests::relay_process::{Options, RelayProcess};
@@ -145,7 +145,11 @@ async fn fan_out(d: &Deployment, clients: u64, rounds: u64) -> Vec<Duration> {
                 .status(),
             204
         );
-        took.push(last_arrival(&mut rx, clients, sent, Duration::from_secs(10)).await);
+        took.push(
+            arrivals(&mut rx, clients, sent, Duration::from_secs(10))
+                .await
+                .last,
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     took.sort();
