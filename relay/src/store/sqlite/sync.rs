@@ -1,9 +1,14 @@
 //! Durability, pipelined with the writer. The writer commits without waiting for the disk
-//! (`synchronous = NORMAL` on its connection); this thread then makes what was committed durable
-//! with one `fdatasync` of the WAL for every batch committed meanwhile, and only after that
-//! answers the requests, moves the durable watermark readers stop at, and hands the events to
-//! the feed. So the next batch's inserts run while the previous one's sync waits on the disk,
-//! and a 204 still means "on disk", across a power cut too.
+//! (`synchronous = NORMAL` on its connection); each committed batch is then made durable with an
+//! `fdatasync` of the WAL, and only after that are its requests answered, the durable watermark
+//! readers stop at moved, and its events handed to the feed. So a 204 still means "on disk",
+//! across a power cut too.
+//!
+//! Where the sync runs depends on what waits. Under load the sync thread does it, once for every
+//! batch committed meanwhile, while the writer already commits the next batch. With nothing to
+//! overlap (no request queued, no batch on the sync thread) the writer syncs the batch itself:
+//! a lone webhook, which is what a broadcast to live clients waits on, then skips one thread
+//! hand-off on its way to its answer and the broadcast.
 //!
 //! Why this is as safe as `synchronous = FULL`: FULL does exactly one sync of the WAL after a
 //! commit's frames are written; here that sync comes a little later, from another descriptor of
@@ -14,9 +19,9 @@
 
 use std::fs::File;
 use std::path::PathBuf;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::mpsc;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, mpsc};
+use std::thread::JoinHandle;
 
 use tokio::sync::oneshot;
 
@@ -53,7 +58,72 @@ impl Watermark {
     }
 }
 
-/// The sync thread's state.
+/// The writer's side of durability: hands each committed batch to be synced and answered, on
+/// the sync thread or, when nothing would overlap the sync, on the writer's own thread.
+pub(super) struct Durability {
+    syncer: Arc<Mutex<Syncer>>,
+    /// Batches on their way to the sync thread or on it, not yet answered. Only the writer
+    /// adds to it, so when it reads 0 no earlier batch can still be published after its own.
+    handed: Arc<AtomicUsize>,
+    to_thread: mpsc::Sender<Vec<Done>>,
+}
+
+impl Durability {
+    /// Starts the sync thread (`spawn` names and starts it); it ends once this is dropped,
+    /// after answering what it was handed.
+    pub(super) fn start<E>(
+        syncer: Syncer,
+        spawn: impl FnOnce(Box<dyn FnOnce() + Send>) -> Result<JoinHandle<()>, E>,
+    ) -> Result<(Self, JoinHandle<()>), E> {
+        let syncer = Arc::new(Mutex::new(syncer));
+        let handed = Arc::new(AtomicUsize::new(0));
+        let (to_thread, rx) = mpsc::channel();
+        let thread = {
+            let (syncer, handed) = (syncer.clone(), handed.clone());
+            spawn(Box::new(move || run(&syncer, &handed, rx)))?
+        };
+        Ok((
+            Self {
+                syncer,
+                handed,
+                to_thread,
+            },
+            thread,
+        ))
+    }
+
+    /// Makes a committed batch durable and answers it. `queued`: whether more requests wait
+    /// for the writer, whose next commit the sync thread's work would overlap.
+    pub(super) fn settle(&self, done: Vec<Done>, queued: bool) {
+        if !queued && self.handed.load(Ordering::Acquire) == 0 {
+            lock(&self.syncer).settle(vec![done]);
+        } else {
+            self.handed.fetch_add(1, Ordering::AcqRel);
+            let _ = self.to_thread.send(done);
+        }
+    }
+}
+
+/// The sync thread: until the writer hangs up, takes every batch handed so far, syncs once,
+/// answers them.
+fn run(syncer: &Mutex<Syncer>, handed: &AtomicUsize, rx: mpsc::Receiver<Vec<Done>>) {
+    while let Ok(first) = rx.recv() {
+        let mut batches = vec![first];
+        batches.extend(rx.try_iter());
+        let n = batches.len();
+        lock(syncer).settle(batches);
+        // Only once they are answered and published: the writer may then sync on its own.
+        handed.fetch_sub(n, Ordering::AcqRel);
+    }
+}
+
+/// A panic while settling dropped the replies it held (each answers 500, and Twitch retries);
+/// the next batch syncs again, so the lock is still good to take.
+fn lock(syncer: &Mutex<Syncer>) -> MutexGuard<'_, Syncer> {
+    syncer.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// What makes committed batches durable, and then tells everyone.
 pub(super) struct Syncer {
     pub(super) wal: DiskFile,
     pub(super) feed: Arc<dyn Feed>,
@@ -62,28 +132,24 @@ pub(super) struct Syncer {
 }
 
 impl Syncer {
-    /// Until the writer hangs up: take every batch committed so far, sync once, answer them.
-    pub(super) fn run(mut self, rx: mpsc::Receiver<Vec<Done>>) {
-        while let Ok(first) = rx.recv() {
-            let mut batches = vec![first];
-            batches.extend(rx.try_iter());
-            // SQLite creates the WAL with the first commit, so it is opened on first use.
-            match self.wal.sync_data() {
-                Ok(()) => {
-                    self.failing.store(false, Ordering::Relaxed);
-                    for done in batches {
-                        self.answer(done);
-                    }
+    /// One sync for these committed batches, then their answers, in order.
+    fn settle(&mut self, batches: Vec<Vec<Done>>) {
+        // SQLite creates the WAL with the first commit, so it is opened on first use.
+        match self.wal.sync_data() {
+            Ok(()) => {
+                self.failing.store(false, Ordering::Relaxed);
+                for done in batches {
+                    self.answer(done);
                 }
-                Err(e) => {
-                    // The rows are committed, so they are published and readable as SQLite
-                    // shows them; but no one is told they are safe: each request answers 500
-                    // and Twitch re-delivers (a duplicate then, acknowledged once synced).
-                    self.failing.store(true, Ordering::Relaxed);
-                    tracing::error!(error = %e, "syncing the database to disk failed");
-                    for done in batches {
-                        self.publish_only(done);
-                    }
+            }
+            Err(e) => {
+                // The rows are committed, so they are published and readable as SQLite shows
+                // them; but no one is told they are safe: each request answers 500 and Twitch
+                // re-delivers (a duplicate then, acknowledged once synced).
+                self.failing.store(true, Ordering::Relaxed);
+                tracing::error!(error = %e, "syncing the database to disk failed");
+                for done in batches {
+                    self.publish_only(done);
                 }
             }
         }
@@ -157,17 +223,35 @@ impl DiskFile {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
-    use std::sync::Mutex;
+    use std::thread::ThreadId;
+    use std::time::Duration;
 
-    /// Records what reached the feed, and what the watermark said when it did.
+    /// Records what reached the feed and on which thread; can hold the thread that publishes
+    /// seq 1 until the test lets it go.
     #[derive(Debug, Default)]
     struct Seen {
-        events: Mutex<Vec<u64>>,
+        events: Mutex<Vec<(u64, ThreadId)>>,
+        hold: Mutex<Option<(mpsc::Sender<()>, mpsc::Receiver<()>)>>,
+    }
+
+    impl Seen {
+        fn seqs(&self) -> Vec<u64> {
+            self.events.lock().unwrap().iter().map(|e| e.0).collect()
+        }
     }
 
     impl Feed for Seen {
         fn event(&self, stored: Arc<Stored>) {
-            self.events.lock().unwrap().push(stored.seq);
+            self.events
+                .lock()
+                .unwrap()
+                .push((stored.seq, std::thread::current().id()));
+            if stored.seq == 1
+                && let Some((entered, release)) = self.hold.lock().unwrap().take()
+            {
+                entered.send(()).unwrap();
+                release.recv().unwrap();
+            }
         }
         fn status(&self, _frame: String) {}
         fn reset(&self) {}
@@ -182,9 +266,28 @@ mod tests {
         })
     }
 
-    /// Runs a sync thread over `wal` for two committed batches; returns the answers, what the
-    /// feed got, the watermark and the failing flag.
-    fn run(wal: PathBuf) -> (Vec<Result<Appended, StoreError>>, Vec<u64>, u64, bool) {
+    type Answer = oneshot::Receiver<Result<Appended, StoreError>>;
+
+    /// A committed batch of these seqs (`None`: a duplicate), and its answers to come.
+    fn batch(seqs: &[Option<u64>]) -> (Vec<Done>, Vec<Answer>) {
+        seqs.iter()
+            .map(|seq| {
+                let (reply, answer) = oneshot::channel();
+                (Done::Event(reply, seq.map(stored)), answer)
+            })
+            .unzip()
+    }
+
+    struct Rig {
+        durability: Durability,
+        thread: JoinHandle<()>,
+        feed: Arc<Seen>,
+        failing: Arc<AtomicBool>,
+        durable: Watermark,
+    }
+
+    /// Durability over `wal`, its sync thread started.
+    fn rig(wal: PathBuf) -> Rig {
         let feed = Arc::new(Seen::default());
         let failing = Arc::new(AtomicBool::new(false));
         let durable = Watermark::at(0);
@@ -194,41 +297,43 @@ mod tests {
             failing: failing.clone(),
             durable: durable.clone(),
         };
-        let (tx, rx) = mpsc::channel();
-        let mut answers = Vec::new();
-        for batch in [vec![1, 2], vec![3]] {
-            let mut done = Vec::new();
-            for seq in batch {
-                let (reply, answer) = oneshot::channel();
-                done.push(Done::Event(reply, Some(stored(seq))));
-                answers.push(answer);
-            }
-            tx.send(done).unwrap();
+        let (durability, thread) =
+            Durability::start(syncer, |f| std::thread::Builder::new().spawn(f)).unwrap();
+        Rig {
+            durability,
+            thread,
+            feed,
+            failing,
+            durable,
         }
-        let (reply, answer) = oneshot::channel();
-        tx.send(vec![Done::Event(reply, None)]).unwrap();
-        answers.push(answer);
-        drop(tx);
-        syncer.run(rx);
+    }
+
+    /// Two batches and a duplicate handed to the sync thread (requests queued behind each);
+    /// returns the answers once it is done.
+    fn through_the_thread(rig: Rig) -> (Vec<Result<Appended, StoreError>>, Rig) {
+        let mut answers = Vec::new();
+        for seqs in [&[Some(1), Some(2)][..], &[Some(3)], &[None]] {
+            let (done, a) = batch(seqs);
+            rig.durability.settle(done, true);
+            answers.extend(a);
+        }
         let answers = answers
             .into_iter()
             .map(|a| a.blocking_recv().unwrap_or(Err(StoreError::Closed)))
             .collect();
-        let events = feed.events.lock().unwrap().clone();
-        (
-            answers,
-            events,
-            durable.get(),
-            failing.load(Ordering::Relaxed),
-        )
+        (answers, rig)
+    }
+
+    fn wal_in(dir: &tempfile::TempDir) -> PathBuf {
+        let wal = dir.path().join("relay.sqlite3-wal");
+        std::fs::write(&wal, b"frames").unwrap();
+        wal
     }
 
     #[test]
     fn a_synced_batch_is_answered_published_in_order_and_readable() {
         let dir = tempfile::tempdir().unwrap();
-        let wal = dir.path().join("relay.sqlite3-wal");
-        std::fs::write(&wal, b"frames").unwrap();
-        let (answers, events, durable, failing) = run(wal);
+        let (answers, rig) = through_the_thread(rig(wal_in(&dir)));
         let seqs: Vec<_> = answers
             .iter()
             .map(|a| match a {
@@ -238,26 +343,79 @@ mod tests {
             .collect();
         assert_eq!(seqs, [Some(1), Some(2), Some(3), None]);
         assert!(matches!(answers[3], Ok(Appended::Duplicate)));
-        assert_eq!(events, [1, 2, 3]);
-        assert_eq!(durable, 3);
-        assert!(!failing);
+        assert_eq!(rig.feed.seqs(), [1, 2, 3]);
+        assert_eq!(rig.durable.get(), 3);
+        assert!(!rig.failing.load(Ordering::Relaxed));
+        drop(rig.durability);
+        rig.thread.join().unwrap();
     }
 
     #[test]
     fn a_failed_sync_answers_errors_so_twitch_retries() {
         let dir = tempfile::tempdir().unwrap();
         // No WAL to sync: the sync fails.
-        let (answers, events, durable, failing) = run(dir.path().join("missing-wal"));
+        let (answers, rig) = through_the_thread(rig(dir.path().join("missing-wal")));
         assert!(
             answers.iter().all(Result::is_err),
             "nobody is told it is safe"
         );
         assert_eq!(
-            events,
+            rig.feed.seqs(),
             [1, 2, 3],
             "committed rows still reach live clients in order"
         );
-        assert_eq!(durable, 3);
-        assert!(failing, "/healthz reports it");
+        assert_eq!(rig.durable.get(), 3);
+        assert!(rig.failing.load(Ordering::Relaxed), "/healthz reports it");
+    }
+
+    #[test]
+    fn a_lone_batch_is_synced_and_answered_on_the_writers_own_thread() {
+        let dir = tempfile::tempdir().unwrap();
+        let rig = rig(wal_in(&dir));
+        let (done, mut answers) = batch(&[Some(1)]);
+        rig.durability.settle(done, false);
+        assert!(
+            matches!(answers[0].try_recv(), Ok(Ok(Appended::Stored(1)))),
+            "answered before settle returned"
+        );
+        let events = rig.feed.events.lock().unwrap().clone();
+        assert_eq!(events, [(1, std::thread::current().id())]);
+        assert_eq!(rig.durable.get(), 1);
+    }
+
+    #[test]
+    fn a_batch_behind_one_on_the_sync_thread_waits_its_turn() {
+        let dir = tempfile::tempdir().unwrap();
+        let rig = rig(wal_in(&dir));
+        let (entered, held) = mpsc::channel();
+        let (release, released) = mpsc::channel();
+        *rig.feed.hold.lock().unwrap() = Some((entered, released));
+        // Seq 1 goes to the sync thread, which is held while publishing it.
+        let (done, _first) = batch(&[Some(1)]);
+        rig.durability.settle(done, true);
+        held.recv_timeout(Duration::from_secs(10)).unwrap();
+        // Nothing queued now, but seq 1 is not answered yet: seq 2 must not be synced and
+        // published here, ahead of it; it is handed over, so settling returns at once.
+        let (done, second) = batch(&[Some(2)]);
+        let (returned, settled) = mpsc::channel();
+        let Rig {
+            durability, feed, ..
+        } = rig;
+        let writer = std::thread::spawn(move || {
+            durability.settle(done, false);
+            returned.send(()).unwrap();
+            durability
+        });
+        let handed_over = settled.recv_timeout(Duration::from_secs(10)).is_ok();
+        release.send(()).unwrap();
+        assert!(
+            handed_over,
+            "seq 2 waited on the held sync instead of queueing"
+        );
+        let durability = writer.join().unwrap();
+        let second = second.into_iter().next().unwrap().blocking_recv().unwrap();
+        assert!(matches!(second, Ok(Appended::Stored(2))));
+        assert_eq!(feed.seqs(), [1, 2]);
+        drop(durability);
     }
 }

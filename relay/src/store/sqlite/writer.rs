@@ -1,8 +1,8 @@
 //! The single writer: one thread owns the write connection and commits whatever requests are
 //! queued in one transaction (group commit), so intake is not one fsync per webhook. A committed
-//! batch goes to the sync thread ([`super::sync`]), which answers each request and hands what was
-//! stored to the feed in seq order only once it is on disk: that is what lets `/eventsub` promise
-//! that a 204 means "on disk", while this thread already commits the next batch.
+//! batch is answered, and what it stored handed to the feed in seq order, only once it is on disk
+//! ([`super::sync`]): that is what lets `/eventsub` promise that a 204 means "on disk". Under load
+//! the sync thread does that while this thread already commits the next batch.
 //! Retention deletes run here too, in bounded chunks between batches, so a prune of millions of
 //! rows never holds the write lock long enough to turn intake into errors. Checkpoints do not:
 //! a thread of their own copies the WAL back ([`super::checkpoint`]), and this thread only
@@ -22,7 +22,7 @@ use super::checkpoint::{self, Checkpointer};
 use super::insert::{NewRow, insert_event, insert_revocation};
 use super::prune::{self, Pruning};
 use super::seen::{self, Seen};
-use super::sync::{DiskFile, Done, Syncer, Watermark};
+use super::sync::{DiskFile, Done, Durability, Syncer, Watermark};
 use super::{open_error, schema};
 use crate::store::{Appended, Feed, StoreError};
 
@@ -105,7 +105,6 @@ impl Writer {
         let checkpointer = Checkpointer::open(path, finish.clone(), wal_frames)?;
         let (stop_checkpoints, checkpoints_stopped) = std_mpsc::channel::<()>();
         let (tx, rx) = mpsc::channel(QUEUE_DEPTH);
-        let (committed, to_sync) = std_mpsc::channel();
         let failing = Arc::new(AtomicBool::new(false));
         let mut wal = path.as_os_str().to_owned();
         wal.push("-wal");
@@ -121,7 +120,7 @@ impl Writer {
                 .spawn(f)
                 .map_err(|e| open_error(path, e))
         };
-        let sync_thread = spawn("store-sync", Box::new(move || syncer.run(to_sync)))?;
+        let (durability, sync_thread) = Durability::start(syncer, |f| spawn("store-sync", f))?;
         let checkpoint_thread = spawn(
             "store-checkpoint",
             Box::new(move || checkpointer.run(checkpoints_stopped, checkpoint::EVERY)),
@@ -131,7 +130,7 @@ impl Writer {
             spawn(
                 "store-writer",
                 Box::new(move || {
-                    Thread::new(conn, seen, committed, failing, finish).run(rx);
+                    Thread::new(conn, seen, durability, failing, finish).run(rx);
                     // The writer hung up on the sync thread: it answers what is left and ends.
                     let _ = sync_thread.join();
                     drop(stop_checkpoints);
@@ -205,8 +204,8 @@ struct Thread {
     conn: Connection,
     /// The message ids committed in the last hour.
     seen: Seen,
-    /// Committed batches, to be made durable and answered.
-    committed: std_mpsc::Sender<Vec<Done>>,
+    /// Makes committed batches durable and answers them.
+    durability: Durability,
     failing: Arc<AtomicBool>,
     pruning: Option<Pruning>,
     /// Set by the checkpoint thread when the WAL needs this thread to start it over.
@@ -219,14 +218,14 @@ impl Thread {
     fn new(
         conn: Connection,
         seen: Seen,
-        committed: std_mpsc::Sender<Vec<Done>>,
+        durability: Durability,
         failing: Arc<AtomicBool>,
         checkpoint_wanted: Arc<AtomicBool>,
     ) -> Self {
         Self {
             conn,
             seen,
-            committed,
+            durability,
             failing,
             pruning: None,
             checkpoint_wanted,
@@ -262,7 +261,9 @@ impl Thread {
                 }
             }
             if !batch.is_empty() {
-                self.commit(&mut batch);
+                if let Some(done) = self.commit(&mut batch) {
+                    self.durability.settle(done, !rx.is_empty());
+                }
             } else if self.pruning.is_some() {
                 self.prune_chunk();
             }
@@ -328,7 +329,8 @@ impl Thread {
         }
     }
 
-    fn commit(&mut self, batch: &mut Vec<Job>) {
+    /// Commits the batch; returns what each job did, to be answered once durable.
+    fn commit(&mut self, batch: &mut Vec<Job>) -> Option<Vec<Done>> {
         // This batch's new ids: checked beside `seen` (Twitch may send one twice within a
         // batch) and recorded there only once the commit succeeds, so a failed batch's retry
         // is stored rather than taken for a duplicate.
@@ -367,14 +369,14 @@ impl Thread {
                 // `Closed` and answers 500, and Twitch retries. (A failure before the drain
                 // would otherwise leave them queued and retried forever, unanswered.)
                 batch.clear();
-                return;
+                return None;
             }
         };
         let now = Instant::now();
         for id in fresh {
             self.seen.record(&id, now);
         }
-        // `failing` clears once the sync thread has made this batch durable.
-        let _ = self.committed.send(done);
+        // `failing` clears once this batch is durable.
+        Some(done)
     }
 }
