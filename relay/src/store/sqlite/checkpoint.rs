@@ -23,8 +23,8 @@ use std::time::Duration;
 
 use rusqlite::Connection;
 
+use super::disk_file::DiskFile;
 use super::schema;
-use super::sync::DiskFile;
 use crate::store::StoreError;
 
 /// How often the background checkpoint looks at the WAL.

@@ -6,6 +6,7 @@
 
 mod checkpoint;
 pub(super) mod clients;
+mod disk_file;
 mod insert;
 mod prune;
 mod schema;

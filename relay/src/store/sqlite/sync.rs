@@ -17,13 +17,13 @@
 //! (they stop at the watermark). A power cut can take commits nobody was told about; SQLite's
 //! WAL rolls them back cleanly and Twitch re-delivers them.
 
-use std::fs::File;
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, mpsc};
 use std::thread::JoinHandle;
 
 use tokio::sync::oneshot;
+
+use super::disk_file::DiskFile;
 
 use crate::store::{Appended, Feed, StoreError, Stored};
 
@@ -190,39 +190,11 @@ impl Syncer {
     }
 }
 
-/// A file synced from a thread of its own: opened on first use, and opened again after a failed
-/// sync, since a descriptor may stay broken once the kernel has reported a write error on it.
-#[derive(Debug)]
-pub(super) struct DiskFile {
-    path: PathBuf,
-    file: Option<File>,
-}
-
-impl DiskFile {
-    pub(super) fn new(path: PathBuf) -> Self {
-        Self { path, file: None }
-    }
-
-    /// `fdatasync`: what was written to the file, by any descriptor, is on disk.
-    pub(super) fn sync_data(&mut self) -> std::io::Result<()> {
-        let file = match &mut self.file {
-            Some(f) => f,
-            None => self
-                .file
-                .insert(std::fs::OpenOptions::new().write(true).open(&self.path)?),
-        };
-        let synced = file.sync_data();
-        if synced.is_err() {
-            self.file = None;
-        }
-        synced
-    }
-}
-
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+    use std::path::PathBuf;
     use std::thread::ThreadId;
     use std::time::Duration;
 

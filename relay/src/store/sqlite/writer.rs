@@ -19,10 +19,11 @@ use rusqlite::Connection;
 use tokio::sync::{mpsc, oneshot};
 
 use super::checkpoint::{self, Checkpointer};
+use super::disk_file::DiskFile;
 use super::insert::{NewRow, insert_event, insert_revocation};
 use super::prune::{self, Pruning};
 use super::seen::{self, Seen};
-use super::sync::{DiskFile, Done, Durability, Syncer, Watermark};
+use super::sync::{Done, Durability, Syncer, Watermark};
 use super::{open_error, schema};
 use crate::store::{Appended, Feed, StoreError};
 
