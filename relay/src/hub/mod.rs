@@ -74,7 +74,7 @@ const STATUS_BUFFER: usize = 16;
 pub struct Hub {
     events: broadcast::Sender<Arc<Published>>,
     // Committed events on their way to `events`. The store hands them over from its own thread
-    // (SQLite's sync thread); a task on the runtime broadcasts them, so the wake-ups of thousands
+    // (the SQLite writer's or sync thread); a task on the runtime broadcasts them, so the wake-ups of thousands
     // of sockets go to that worker's run queue in batches, not one lock of the runtime's shared
     // queue each. `None` outside a runtime (unit tests): broadcast in place.
     committed: Option<mpsc::UnboundedSender<Committed>>,

@@ -1,7 +1,7 @@
 //! The embedded engine: one SQLite file with events under the relay's increasing `seq` (deduped
 //! on Twitch's message id by the writer, see [`seen`]), revocations, and client token hashes.
-//! One writer thread commits in groups (see [`writer`]) and a sync thread behind it makes them
-//! durable (see [`sync`]); readers come from a small pool, run on the blocking thread pool, and
+//! One writer thread commits in groups (see [`writer`]), and each commit is made durable before
+//! anyone hears of it (see [`sync`]); readers come from a small pool, run on the blocking thread pool, and
 //! see only what is durable.
 
 mod checkpoint;

@@ -55,7 +55,7 @@ pub fn open(path: &Path) -> Result<Connection, StoreError> {
     let conn = Connection::open(path).map_err(|e| open_error(path, e))?;
     // WAL lets readers run beside the single writer. synchronous=FULL makes every other
     // connection's commit (the CLI's, an import) durable when it returns; the relay's writer
-    // sets NORMAL and has its sync thread make each commit durable before the 204 (`sync.rs`).
+    // sets NORMAL and makes each commit durable itself before the 204 (`sync.rs`).
     conn.execute_batch(
         "PRAGMA journal_mode = WAL;
          PRAGMA synchronous = FULL;

@@ -39,7 +39,7 @@ pub(super) enum Done {
 }
 
 /// The highest seq readers may see: everything at or below it is durable. Shared by the
-/// engine's readers and the sync thread that moves it.
+/// engine's readers and the [`Syncer`] that moves it.
 #[derive(Debug, Clone)]
 pub(super) struct Watermark(Arc<AtomicU64>);
 
@@ -97,9 +97,13 @@ impl Durability {
     pub(super) fn settle(&self, done: Vec<Done>, queued: bool) {
         if !queued && self.handed.load(Ordering::Acquire) == 0 {
             lock(&self.syncer).settle(vec![done]);
-        } else {
-            self.handed.fetch_add(1, Ordering::AcqRel);
-            let _ = self.to_thread.send(done);
+            return;
+        }
+        self.handed.fetch_add(1, Ordering::AcqRel);
+        if let Err(mpsc::SendError(done)) = self.to_thread.send(done) {
+            // The sync thread is gone (a panic took it, and the batches it held answered 500):
+            // settle here rather than leave this batch and every later one unanswered.
+            lock(&self.syncer).settle(vec![done]);
         }
     }
 }
@@ -117,8 +121,9 @@ fn run(syncer: &Mutex<Syncer>, handed: &AtomicUsize, rx: mpsc::Receiver<Vec<Done
     }
 }
 
-/// A panic while settling dropped the replies it held (each answers 500, and Twitch retries);
-/// the next batch syncs again, so the lock is still good to take.
+/// A panic while settling (in the feed, say) dropped the replies it held: those requests answer
+/// 500 and Twitch retries them. What the lock guards (the file, the flags, the watermark) stays
+/// sound, so the next batch may take it and sync again.
 fn lock(syncer: &Mutex<Syncer>) -> MutexGuard<'_, Syncer> {
     syncer.lock().unwrap_or_else(PoisonError::into_inner)
 }
@@ -389,5 +394,42 @@ mod tests {
         assert!(matches!(second, Ok(Appended::Stored(2))));
         assert_eq!(feed.seqs(), [1, 2]);
         drop(durability);
+    }
+
+    #[test]
+    fn once_the_sync_thread_has_answered_all_it_was_handed_the_writer_syncs_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let rig = rig(wal_in(&dir));
+        let (entered, held) = mpsc::channel();
+        let (release, released) = mpsc::channel();
+        *rig.feed.hold.lock().unwrap() = Some((entered, released));
+        let mut answers = Vec::new();
+        let (done, a) = batch(&[Some(1)]);
+        rig.durability.settle(done, true);
+        answers.extend(a);
+        held.recv_timeout(Duration::from_secs(10)).unwrap();
+        // Two more queue up behind the held one; the thread then takes both in one round.
+        for seq in [2, 3] {
+            let (done, a) = batch(&[Some(seq)]);
+            rig.durability.settle(done, true);
+            answers.extend(a);
+        }
+        release.send(()).unwrap();
+        for a in answers {
+            assert!(matches!(a.blocking_recv(), Ok(Ok(Appended::Stored(_)))));
+        }
+        // The count drops just after the answers, once the thread lets go of the syncer.
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while rig.durability.handed.load(Ordering::Acquire) != 0 {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the sync thread still counts batches it answered"
+            );
+            std::thread::yield_now();
+        }
+        let (done, mut lone) = batch(&[Some(4)]);
+        rig.durability.settle(done, false);
+        assert!(matches!(lone[0].try_recv(), Ok(Ok(Appended::Stored(4)))));
+        assert_eq!(rig.feed.seqs(), [1, 2, 3, 4]);
     }
 }

@@ -81,9 +81,10 @@ impl Writer {
                 ),
             )
         })?;
-        // The sync thread makes each commit durable before anyone hears of it, and the
-        // checkpoint thread copies the WAL back: commits wait for neither, only for the short
-        // finish this thread runs between batches when the WAL is long.
+        // Each commit is made durable before anyone hears of it (`sync.rs`: here when nothing
+        // waits, else on the sync thread, beside the next commit), and the checkpoint thread
+        // copies the WAL back: commits wait for no sync of their own, only for the short finish
+        // this thread runs between batches when the WAL is long.
         conn.execute_batch("PRAGMA synchronous = NORMAL; PRAGMA wal_autocheckpoint = 0;")
             .map_err(|e| open_error(path, e))?;
         // How long the WAL is after each commit, for the checkpoint thread. Set after the
@@ -132,7 +133,7 @@ impl Writer {
                 "store-writer",
                 Box::new(move || {
                     Thread::new(conn, seen, durability, failing, finish).run(rx);
-                    // The writer hung up on the sync thread: it answers what is left and ends.
+                    // The writer dropped its side: the sync thread answers what is left and ends.
                     let _ = sync_thread.join();
                     drop(stop_checkpoints);
                     let _ = checkpoint_thread.join();
