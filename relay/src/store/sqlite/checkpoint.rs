@@ -48,6 +48,42 @@ fn worth_copying(frames: i64) -> bool {
     frames >= COPY_AT
 }
 
+/// What the writer and the checkpoint thread know of the WAL between them.
+#[derive(Debug)]
+pub(super) struct WalState {
+    /// Frames in the WAL after the writer's last commit (its WAL hook). Until the first commit
+    /// it says "worth a look", so a WAL left by a crash is copied back.
+    frames: AtomicI64,
+    /// Set by the checkpoint thread to ask the writer to [`finish`].
+    finish: AtomicBool,
+}
+
+impl WalState {
+    pub(super) fn new() -> Self {
+        Self {
+            frames: AtomicI64::new(COPY_AT),
+            finish: AtomicBool::new(false),
+        }
+    }
+
+    /// The writer's WAL hook, after each commit.
+    pub(super) fn committed(&self, frames: i64) {
+        self.frames.store(frames, Ordering::Relaxed);
+    }
+
+    fn frames(&self) -> i64 {
+        self.frames.load(Ordering::Relaxed)
+    }
+
+    /// The writer, between batches: whether to [`finish`] now. A request made while the WAL
+    /// was long lapses once a commit has started it over (the first webhook after a burst's
+    /// lull): checkpointing the new, short WAL would cost three syncs and make the next commit
+    /// start it over again.
+    pub(super) fn take_finish(&self) -> bool {
+        self.finish.swap(false, Ordering::Relaxed) && self.frames() >= FINISH_AT
+    }
+}
+
 /// What one checkpoint reported.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) struct Progress {
@@ -94,32 +130,25 @@ pub(super) struct Checkpointer {
     database: DiskFile,
     /// Frames copied as of the last sync of the database file.
     synced: i64,
-    /// Set to ask the writer to [`finish`].
-    finish: Arc<AtomicBool>,
-    /// Frames in the WAL after the writer's last commit.
-    wal_frames: Arc<AtomicI64>,
+    /// Shared with the writer.
+    wal: Arc<WalState>,
 }
 
 impl Checkpointer {
     /// Opens its own connection to the database.
-    pub(super) fn open(
-        path: &Path,
-        finish: Arc<AtomicBool>,
-        wal_frames: Arc<AtomicI64>,
-    ) -> Result<Self, StoreError> {
+    pub(super) fn open(path: &Path, wal: Arc<WalState>) -> Result<Self, StoreError> {
         Ok(Self {
             conn: schema::open(path)?,
             database: DiskFile::new(path.to_owned()),
             synced: 0,
-            finish,
-            wal_frames,
+            wal,
         })
     }
 
     /// Checkpoints every `every` until `stop` is dropped or sent to.
     pub(super) fn run(mut self, stop: Receiver<()>, every: Duration) {
         while let Err(RecvTimeoutError::Timeout) = stop.recv_timeout(every) {
-            if !worth_copying(self.wal_frames.load(Ordering::Relaxed)) {
+            if !worth_copying(self.wal.frames()) {
                 continue;
             }
             match passive(&self.conn) {
@@ -131,7 +160,7 @@ impl Checkpointer {
                     if p.copied != self.synced {
                         self.sync_database(p.copied);
                     }
-                    self.finish.store(true, Ordering::Relaxed);
+                    self.wal.finish.store(true, Ordering::Relaxed);
                 }
                 Ok(_) => {}
                 // A busy or failing disk: the next round tries again, and no commit waits
@@ -186,9 +215,22 @@ mod tests {
     }
 
     #[test]
+    fn a_finish_asked_for_a_long_wal_lapses_once_it_started_over() {
+        let wal = WalState::new();
+        wal.committed(FINISH_AT + 10);
+        wal.finish.store(true, Ordering::Relaxed);
+        assert!(wal.take_finish());
+        assert!(!wal.take_finish(), "one request, one finish");
+        wal.finish.store(true, Ordering::Relaxed);
+        // The first webhook after a lull started the WAL over before the writer looked.
+        wal.committed(4);
+        assert!(!wal.take_finish());
+    }
+
+    #[test]
     fn a_short_wal_is_left_alone() {
         assert!(!worth_copying(0));
-        assert!(!worth_copying(COPY_AT - 1), "a few webhooks' worth");
+        assert!(!worth_copying(COPY_AT - 1), "a few hundred webhooks' worth");
         assert!(worth_copying(COPY_AT));
         assert!(worth_copying(FINISH_AT));
     }
@@ -271,6 +313,10 @@ mod tests {
         const FRAME: u64 = 24 + 4096;
         let mut n = 5;
         while std::fs::metadata(wal_of(&path)).unwrap().len() < COPY_AT as u64 * FRAME {
+            assert!(
+                n < 4_000,
+                "the WAL stopped growing short of {COPY_AT} frames"
+            );
             writer.append(NewRow::of(event(n)), 0).await.unwrap();
             n += 1;
         }

@@ -9,7 +9,7 @@
 //! finishes what that left, between two commits.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc as std_mpsc;
 use std::thread::JoinHandle;
 use std::time::Instant;
@@ -18,7 +18,7 @@ use onair_common::wire::SubscriptionInfo;
 use rusqlite::Connection;
 use tokio::sync::{mpsc, oneshot};
 
-use super::checkpoint::{self, Checkpointer};
+use super::checkpoint::{self, Checkpointer, WalState};
 use super::disk_file::DiskFile;
 use super::insert::{NewRow, insert_event, insert_revocation};
 use super::prune::{self, Pruning};
@@ -89,13 +89,12 @@ impl Writer {
             .map_err(|e| open_error(path, e))?;
         // How long the WAL is after each commit, for the checkpoint thread. Set after the
         // PRAGMA above, which clears this same hook (SQLite's automatic checkpoint is one); with
-        // it cleared the count would stay put and the WAL would never be copied back. Until
-        // the first commit, the count says "worth a look", so a WAL left by a crash is copied.
-        let wal_frames = Arc::new(AtomicI64::new(checkpoint::COPY_AT));
+        // it cleared the count would stay put and the WAL would never be copied back.
+        let wal = Arc::new(WalState::new());
         {
-            let wal_frames = wal_frames.clone();
+            let wal = wal.clone();
             conn.wal_hook(Some(move |_: &mut rusqlite::hooks::Wal, frames| {
-                wal_frames.store(i64::from(frames), Ordering::Relaxed);
+                wal.committed(i64::from(frames));
                 Ok(())
             }))
             .map_err(|e| open_error(path, e))?;
@@ -103,15 +102,14 @@ impl Writer {
         let now_ms = jiff::Timestamp::now().as_millisecond();
         let seen = Seen::load(&conn, now_ms, Instant::now(), seen::LIMITS)
             .map_err(|e| open_error(path, e))?;
-        let finish = Arc::new(AtomicBool::new(false));
-        let checkpointer = Checkpointer::open(path, finish.clone(), wal_frames)?;
+        let checkpointer = Checkpointer::open(path, wal.clone())?;
         let (stop_checkpoints, checkpoints_stopped) = std_mpsc::channel::<()>();
         let (tx, rx) = mpsc::channel(QUEUE_DEPTH);
         let failing = Arc::new(AtomicBool::new(false));
-        let mut wal = path.as_os_str().to_owned();
-        wal.push("-wal");
+        let mut wal_path = path.as_os_str().to_owned();
+        wal_path.push("-wal");
         let syncer = Syncer {
-            wal: DiskFile::new(wal.into()),
+            wal: DiskFile::new(wal_path.into()),
             feed,
             failing: failing.clone(),
             durable,
@@ -132,7 +130,7 @@ impl Writer {
             spawn(
                 "store-writer",
                 Box::new(move || {
-                    Thread::new(conn, seen, durability, failing, finish).run(rx);
+                    Thread::new(conn, seen, durability, failing, wal).run(rx);
                     // The writer dropped its side: the sync thread answers what is left and ends.
                     let _ = sync_thread.join();
                     drop(stop_checkpoints);
@@ -210,8 +208,8 @@ struct Thread {
     durability: Durability,
     failing: Arc<AtomicBool>,
     pruning: Option<Pruning>,
-    /// Set by the checkpoint thread when the WAL needs this thread to start it over.
-    checkpoint_wanted: Arc<AtomicBool>,
+    /// Whether the checkpoint thread wants this thread to start the WAL over.
+    wal: Arc<WalState>,
     /// Whether the last checkpoint this thread ran failed.
     checkpoint_failing: bool,
 }
@@ -222,7 +220,7 @@ impl Thread {
         seen: Seen,
         durability: Durability,
         failing: Arc<AtomicBool>,
-        checkpoint_wanted: Arc<AtomicBool>,
+        wal: Arc<WalState>,
     ) -> Self {
         Self {
             conn,
@@ -230,7 +228,7 @@ impl Thread {
             durability,
             failing,
             pruning: None,
-            checkpoint_wanted,
+            wal,
             checkpoint_failing: false,
         }
     }
@@ -269,7 +267,7 @@ impl Thread {
             } else if self.pruning.is_some() {
                 self.prune_chunk();
             }
-            if self.checkpoint_wanted.swap(false, Ordering::Relaxed) {
+            if self.wal.take_finish() {
                 self.finish_checkpoint();
             }
             if stop {
