@@ -18,4 +18,5 @@ pub mod pty;
 pub mod redis_server;
 pub mod relay;
 pub mod relay_process;
+pub mod test_ca;
 pub mod twitch_auth;

@@ -8,9 +8,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, KeyPair};
-
 use crate::relay_process::free_port;
+use crate::test_ca;
 
 /// How long pebble may take to come up.
 const START_DEADLINE: Duration = Duration::from_secs(15);
@@ -38,7 +37,7 @@ pub fn installed() -> bool {
 impl Pebble {
     /// Starts both in `dir`, validating TLS-ALPN-01 on `tls_port`, and waits for the directory.
     pub async fn start(dir: &Path, tls_port: u16) -> Self {
-        let ca_file = write_certs(dir);
+        let ca_file = test_ca::write(dir, "pebble").ca;
         let (listen, management, http01) = (free_port(), free_port(), free_port());
         let dns_port = free_udp_and_tcp_port();
         let config = serde_json::json!({"pebble": {
@@ -149,24 +148,6 @@ fn log_file(dir: &Path, name: &str) -> Stdio {
 
 /// A CA, and a certificate for `localhost` and 127.0.0.1 under it, for pebble's own HTTPS;
 /// returns the CA's file.
-fn write_certs(dir: &Path) -> PathBuf {
-    let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
-    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    ca.distinguished_name
-        .push(DnType::CommonName, "onair test: pebble's HTTPS CA");
-    let ca_key = KeyPair::generate().unwrap();
-    let ca_cert = ca.self_signed(&ca_key).unwrap();
-    let leaf =
-        CertificateParams::new(vec!["localhost".to_owned(), "127.0.0.1".to_owned()]).unwrap();
-    let key = KeyPair::generate().unwrap();
-    let cert = leaf.signed_by(&key, &ca_cert, &ca_key).unwrap();
-    std::fs::write(dir.join("pebble-cert.pem"), cert.pem()).unwrap();
-    std::fs::write(dir.join("pebble-key.pem"), key.serialize_pem()).unwrap();
-    let ca_file = dir.join("pebble-ca.pem");
-    std::fs::write(&ca_file, ca_cert.pem()).unwrap();
-    ca_file
-}
-
 /// A port free for both UDP and TCP (DNS listens on both).
 fn free_udp_and_tcp_port() -> u16 {
     loop {

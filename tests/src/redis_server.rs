@@ -1,6 +1,7 @@
 //! A real `redis-server` (Debian's package; `.ci/run` installs it) on a free loopback port with
 //! its own temporary directory, configured as `docs/scaling.md` asks for production: the
-//! append-only file, fsynced before each answer. Killed when dropped.
+//! append-only file, fsynced before each answer; plain, or TLS only (`rediss://`, a certificate
+//! from a throw-away CA). Killed when dropped.
 
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -9,6 +10,7 @@ use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::relay_process::free_port;
+use crate::test_ca::{self, CertFiles};
 
 /// A Redis server process.
 #[derive(Debug)]
@@ -17,6 +19,8 @@ pub struct RedisServer {
     /// Its port on 127.0.0.1.
     pub port: u16,
     dir: tempfile::TempDir,
+    /// TLS only, with these files, when set.
+    tls: Option<CertFiles>,
 }
 
 impl RedisServer {
@@ -26,14 +30,38 @@ impl RedisServer {
             child: None,
             port: free_port(),
             dir: tempfile::tempdir().unwrap(),
+            tls: None,
         };
         server.launch().await;
         server
     }
 
-    /// `redis://127.0.0.1:PORT/0`.
+    /// One that speaks only TLS, with a certificate for `localhost` from a CA of its own
+    /// ([`RedisServer::ca_file`]); waits until it is ready.
+    pub async fn start_tls() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let mut server = Self {
+            child: None,
+            port: free_port(),
+            tls: Some(test_ca::write(dir.path(), "redis")),
+            dir,
+        };
+        server.launch().await;
+        server
+    }
+
+    /// `redis://127.0.0.1:PORT/0`, or `rediss://localhost:PORT/0` over TLS (the name its
+    /// certificate is for).
     pub fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}/0", self.port)
+        match self.tls {
+            Some(_) => format!("rediss://localhost:{}/0", self.port),
+            None => format!("redis://127.0.0.1:{}/0", self.port),
+        }
+    }
+
+    /// The CA its TLS certificate chains to.
+    pub fn ca_file(&self) -> Option<PathBuf> {
+        self.tls.as_ref().map(|t| t.ca.clone())
     }
 
     /// Its pid, while it runs.
@@ -78,7 +106,7 @@ impl RedisServer {
         self.launch().await;
     }
 
-    /// Sends one command (RESP) and returns the raw reply.
+    /// Sends one command (RESP) and returns the raw reply (a plain server's).
     pub async fn command(&self, args: &[&str]) -> String {
         let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", self.port))
             .await
@@ -98,8 +126,28 @@ impl RedisServer {
 
     async fn launch(&mut self) {
         let dir = self.dir.path();
-        let child = Command::new("redis-server")
-            .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1"])
+        let port = self.port.to_string();
+        let mut command = Command::new("redis-server");
+        match &self.tls {
+            None => command.args(["--port", &port]),
+            Some(t) => command
+                .args([
+                    "--port",
+                    "0",
+                    "--tls-port",
+                    &port,
+                    "--tls-auth-clients",
+                    "no",
+                ])
+                .arg("--tls-cert-file")
+                .arg(&t.cert)
+                .arg("--tls-key-file")
+                .arg(&t.key)
+                .arg("--tls-ca-cert-file")
+                .arg(&t.ca),
+        };
+        let child = command
+            .args(["--bind", "127.0.0.1"])
             .arg("--dir")
             .arg(dir)
             .args([
@@ -122,6 +170,10 @@ impl RedisServer {
                 )
             });
         self.child = Some(child);
+        if self.tls.is_some() {
+            // No plain PING over TLS: its log says when it listens.
+            return wait_for_log(&dir.join("redis.log")).await;
+        }
         for _ in 0..500 {
             if let Ok(mut s) = tokio::net::TcpStream::connect(("127.0.0.1", self.port)).await {
                 let _ = s.write_all(b"PING\r\n").await;
@@ -140,6 +192,21 @@ impl RedisServer {
             std::fs::read_to_string(dir.join("redis.log")).unwrap_or_default()
         );
     }
+}
+
+/// Until redis-server's log says it accepts connections.
+async fn wait_for_log(log: &std::path::Path) {
+    for _ in 0..500 {
+        let text = std::fs::read_to_string(log).unwrap_or_default();
+        if text.contains("Ready to accept connections") {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!(
+        "redis-server did not start: {}",
+        std::fs::read_to_string(log).unwrap_or_default()
+    );
 }
 
 impl Drop for RedisServer {

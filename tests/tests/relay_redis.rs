@@ -14,6 +14,7 @@ use onair_relay::store::Store;
 use onair_tests::eventsub::Delivery;
 use onair_tests::redis_server::RedisServer;
 use onair_tests::relay::{TestRelay, WsClient};
+use onair_tests::relay_process::{Options, RelayProcess};
 
 async fn relay_on(redis: &RedisServer) -> TestRelay {
     let store = Store::open_redis(&redis.url()).await.unwrap();
@@ -361,4 +362,95 @@ async fn a_counter_that_went_back_is_a_new_epoch_too() {
     assert!(ws.close_reason().await.is_some(), "clients start over");
     let again = WsClient::connect(&relay, &token).await;
     assert_ne!(again.epoch, ws.epoch);
+}
+
+/// `rediss://`, as a managed Redis needs: the relay speaks TLS and verifies the server against
+/// the system's roots (here the test CA, through `SSL_CERT_FILE`, which is how the roots are
+/// read). What it stores there is what a second relay on that server replays. A server it
+/// cannot verify stops it at start with the reason: no plain-text fallback, no retry loop.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rediss_is_tls_verified_against_the_systems_roots() {
+    let redis = RedisServer::start_tls().await;
+    let url = redis.url();
+    assert!(url.starts_with("rediss://localhost:"), "{url}");
+    let trusting = vec![
+        ("ONAIR_RELAY_REDIS_URL".to_owned(), url.clone()),
+        (
+            "SSL_CERT_FILE".to_owned(),
+            redis.ca_file().unwrap().display().to_string(),
+        ),
+    ];
+    let start = |dir: std::path::PathBuf| {
+        let env = trusting.clone();
+        async move {
+            RelayProcess::start(
+                &dir,
+                Options {
+                    env,
+                    ..Options::default()
+                },
+            )
+            .await
+        }
+    };
+    let (one, two) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let first = start(one.path().to_owned()).await;
+    let token = first.add_client("t");
+    let mut live = WsClient::connect_to(&first.base, &token).await;
+    live.subscribe(Subscribe::default()).await;
+    let twitch = first.twitch_from("127.0.0.1");
+    assert_eq!(
+        twitch
+            .send(&Delivery::fixture("channel.follow"))
+            .await
+            .status(),
+        204
+    );
+    assert_eq!(live.next_event().await.seq, Some(1));
+
+    // Another relay, another directory: the client and the event are in that Redis.
+    let second = start(two.path().to_owned()).await;
+    let mut replayed = WsClient::connect_to(&second.base, &token).await;
+    replayed
+        .subscribe(Subscribe {
+            after: Some(0),
+            ..Subscribe::default()
+        })
+        .await;
+    let event = replayed.next_event().await;
+    assert_eq!(
+        (event.seq, event.kind.as_str()),
+        (Some(1), "channel.follow")
+    );
+
+    // The same URL without the CA among the roots.
+    let home = tempfile::tempdir().unwrap();
+    let mut refused = std::process::Command::new(onair_tests::bins::path("onair-relay"))
+        .arg("serve")
+        .env_clear()
+        .env("HOME", home.path())
+        .env("ONAIR_RELAY_REDIS_URL", &url)
+        .env("ONAIR_RELAY_LISTEN", "127.0.0.1:0")
+        .env("ONAIR_RELAY_WEBHOOK_SECRET", onair_tests::relay::SECRET)
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let status = loop {
+        if let Some(status) = refused.try_wait().unwrap() {
+            break status;
+        }
+        if Instant::now() > deadline {
+            refused.kill().unwrap();
+            panic!("the relay kept running against a Redis it cannot verify");
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut refused.stderr.take().unwrap(), &mut stderr).unwrap();
+    assert!(!status.success());
+    assert!(
+        stderr.contains(&format!("cannot open Redis at {url}")) && stderr.contains("UnknownIssuer"),
+        "{stderr}"
+    );
 }
