@@ -93,6 +93,16 @@ impl RelayProcess {
         self.child.id()
     }
 
+    /// Posts a fresh notification of `kind` (a fixture) as Twitch would, from 127.0.0.1; the
+    /// answer's status.
+    pub async fn post(&self, kind: &str) -> u16 {
+        self.twitch_from("127.0.0.1")
+            .send(&crate::eventsub::Delivery::fixture(kind))
+            .await
+            .status()
+            .as_u16()
+    }
+
     /// A fake Twitch posting from `source` (another loopback address than an attacker's).
     pub fn twitch_from(&self, source: &str) -> Sender {
         Sender::from_address(&self.base, SECRET, source.parse().unwrap())

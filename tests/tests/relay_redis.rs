@@ -398,14 +398,7 @@ async fn rediss_is_tls_verified_against_the_systems_roots() {
     let token = first.add_client("t");
     let mut live = WsClient::connect_to(&first.base, &token).await;
     live.subscribe(Subscribe::default()).await;
-    let twitch = first.twitch_from("127.0.0.1");
-    assert_eq!(
-        twitch
-            .send(&Delivery::fixture("channel.follow"))
-            .await
-            .status(),
-        204
-    );
+    assert_eq!(first.post("channel.follow").await, 204);
     assert_eq!(live.next_event().await.seq, Some(1));
 
     // Another relay, another directory: the client and the event are in that Redis.

@@ -204,34 +204,35 @@ impl Target<'_> {
 
     /// One event's request, made before the clock starts (the baseline's frame is read once
     /// for the same reason): the fixture read and parsed, a fresh message id.
-    fn prepare(&self) -> Post {
+    fn prepare(&self) -> Post<'_> {
         match self {
-            Self::Baseline(_, frame) => Post::Publish(frame.clone()),
-            Self::Relay(..) => Post::Webhook(Delivery::fixture("channel.raid")),
+            Self::Baseline(b, frame) => Post::Publish(b, frame.clone()),
+            Self::Relay(_, _, twitch) => Post::Webhook(twitch, Delivery::fixture("channel.raid")),
         }
     }
+}
 
-    /// Posts one event; returns once the server answered.
-    async fn post(&self, http: &reqwest::Client, post: Post) {
-        let status = match (self, post) {
-            (Self::Baseline(b, _), Post::Publish(frame)) => http
+/// One event's request, ready to send.
+enum Post<'a> {
+    Publish(&'a Baseline, String),
+    Webhook(&'a Sender, Delivery),
+}
+
+impl Post<'_> {
+    /// Posts the event; returns once the server answered.
+    async fn send(self, http: &reqwest::Client) {
+        let status = match self {
+            Self::Publish(b, frame) => http
                 .post(format!("{}/publish", b.base))
                 .body(frame)
                 .send()
                 .await
                 .unwrap()
                 .status(),
-            (Self::Relay(_, _, twitch), Post::Webhook(d)) => twitch.send(&d).await.status(),
-            _ => unreachable!("a post is prepared by its own target"),
+            Self::Webhook(twitch, d) => twitch.send(&d).await.status(),
         };
         assert_eq!(status, 204);
     }
-}
-
-/// One event's request, ready to send.
-enum Post {
-    Publish(String),
-    Webhook(Delivery),
 }
 
 struct FanOut {
@@ -278,7 +279,7 @@ async fn fan_out(target: &Target<'_>, clients: u64, rounds: u64) -> FanOut {
     for _ in 0..rounds {
         let post = target.prepare();
         let sent = Instant::now();
-        target.post(&http, post).await;
+        post.send(&http).await;
         answered.push(sent.elapsed());
         reached.push(arrivals(&mut rx, clients, sent, Duration::from_secs(30)).await);
         tokio::time::sleep(Duration::from_millis(20)).await;
