@@ -34,3 +34,39 @@ pub fn usage(pid: u32) -> Usage {
         rss_kib,
     }
 }
+
+/// CPU time of each thread of a process, in nanoseconds (`/proc/PID/task/TID/schedstat`): what
+/// `usage` counts in clock ticks of 10 ms, exact enough to tell a window of a few milliseconds.
+#[derive(Debug, Clone, Default)]
+pub struct ThreadsCpu(std::collections::BTreeMap<u32, u64>);
+
+impl ThreadsCpu {
+    /// Each live thread of `pid` now (empty once it has exited).
+    pub fn of(pid: u32) -> Self {
+        let mut threads = std::collections::BTreeMap::new();
+        let Ok(dir) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+            return Self(threads);
+        };
+        for entry in dir.flatten() {
+            let Some(tid) = entry.file_name().to_str().and_then(|t| t.parse().ok()) else {
+                continue;
+            };
+            let stat = std::fs::read_to_string(entry.path().join("schedstat")).unwrap_or_default();
+            if let Some(ns) = stat.split_whitespace().next().and_then(|n| n.parse().ok()) {
+                threads.insert(tid, ns);
+            }
+        }
+        Self(threads)
+    }
+
+    /// CPU seconds spent since `earlier` by the threads alive now (a thread that ended between
+    /// the two took its last share with it, which a blocking pool's idle thread rarely has).
+    pub fn since(&self, earlier: &Self) -> f64 {
+        let ns: u64 = self
+            .0
+            .iter()
+            .map(|(tid, now)| now.saturating_sub(earlier.0.get(tid).copied().unwrap_or(0)))
+            .sum();
+        ns as f64 / 1e9
+    }
+}

@@ -13,7 +13,9 @@
 //! 2. Fan-out at 1,000 and 10,000 clients: one event, from the POST to the last client's
 //!    receipt (p50, p99, max over ROUNDS), against a plain axum + tokio broadcast server; and
 //!    the medians of the POST's answer and the first receipt, which tell the server's path to
-//!    the broadcast from the fan-out itself.
+//!    the broadcast from the fan-out itself. Both servers keep their clients and take rounds in
+//!    turns, so the machine's slow minutes fall on both; when this process may not open both
+//!    sets of sockets (`ulimit -n` under twice the clients), one server goes after the other.
 //! 3. Memory per idle socket: each server's RSS growth while the last nine tenths of those
 //!    clients connect, divided by their number (the first tenth warms up what a server sets up
 //!    once, such as thread stacks and caches, which is not a socket's cost).
@@ -29,7 +31,7 @@ use futures_util::{SinkExt, StreamExt};
 use onair_tests::bins::{self, arg};
 use onair_tests::eventsub::{Delivery, Sender, fixture};
 use onair_tests::load::{Arrivals, arrivals, blast};
-use onair_tests::procstat::usage;
+use onair_tests::procstat::{ThreadsCpu, usage};
 use onair_tests::relay_process::{Options, RelayProcess, free_port, proc_status_kib};
 use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::Message;
@@ -94,23 +96,59 @@ async fn measured(pid: u32, base: &str, seconds: u64, senders: u64) -> (f64, f64
 async fn fan_outs(rounds: u64, sizes: &[u64]) {
     for &clients in sizes {
         let rounds = if clients > 1_000 { rounds / 3 } else { rounds };
-        println!("== fan-out: one event to {clients} idle-then-woken sockets, {rounds} rounds");
+        // Both servers' clients at once need twice the sockets in this process.
+        let together = open_files_allowed() >= 2 * clients + 1_000;
+        println!(
+            "== fan-out: one event to {clients} idle-then-woken sockets, {rounds} rounds, {}",
+            if together {
+                "the two servers' rounds interleaved"
+            } else {
+                "one server after the other (too few open files for both: raise ulimit -n)"
+            }
+        );
         let base = Baseline::start();
         // The frame the relay would send for the same event, near enough in size.
         let frame = format!(
             "{{\"type\":\"event\",\"event\":{}}}",
             fixture("channel.raid")
         );
-        let b = fan_out(&Target::Baseline(&base, frame), clients, rounds).await;
-        drop(base);
+        let baseline = Target::Baseline(&base, frame);
         let dir = tempfile::tempdir().unwrap();
         let relay = start_relay(dir.path()).await;
         // A client token takes at most 1,000 sockets.
         let tokens: Vec<_> = (0..clients.div_ceil(1_000))
             .map(|i| relay.add_client(&format!("bench-{i}")))
             .collect();
-        let twitch = relay.twitch_from("127.0.0.1");
-        let r = fan_out(&Target::Relay(&relay, &tokens, twitch), clients, rounds).await;
+        let ours = Target::Relay(&relay, &tokens, relay.twitch_from("127.0.0.1"));
+        let http = reqwest::Client::new();
+        let (b, r) = if together {
+            // Round by round, in turns (ABBA), so a slow minute of the machine or the disk
+            // falls on both alike.
+            let mut b = Fleet::connect(baseline, clients).await;
+            let mut r = Fleet::connect(ours, clients).await;
+            for i in 0..rounds {
+                if i % 2 == 0 {
+                    b.round(&http).await;
+                    r.round(&http).await;
+                } else {
+                    r.round(&http).await;
+                    b.round(&http).await;
+                }
+            }
+            (b.figures(), r.figures())
+        } else {
+            let mut b = Fleet::connect(baseline, clients).await;
+            for _ in 0..rounds {
+                b.round(&http).await;
+            }
+            let b = b.figures();
+            drop(base);
+            let mut r = Fleet::connect(ours, clients).await;
+            for _ in 0..rounds {
+                r.round(&http).await;
+            }
+            (b, r.figures())
+        };
         drop(relay);
         println!("                 baseline     relay     relay/baseline");
         for (what, b, r) in [
@@ -125,6 +163,16 @@ async fn fan_outs(rounds: u64, sizes: &[u64]) {
             println!("{what:<12} {b:>12.2} {r:>9.2} {:>18.2}", r / b);
         }
     }
+}
+
+/// This process's soft limit of open files.
+fn open_files_allowed() -> u64 {
+    std::fs::read_to_string("/proc/self/limits")
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix("Max open files"))
+        .and_then(|l| l.split_whitespace().next()?.parse().ok())
+        .unwrap_or(1_024)
 }
 
 async fn start_relay(dir: &std::path::Path) -> RelayProcess {
@@ -184,6 +232,13 @@ enum Target<'a> {
 }
 
 impl Target<'_> {
+    fn name(&self) -> &'static str {
+        match self {
+            Self::Baseline(..) => "baseline",
+            Self::Relay(..) => "relay",
+        }
+    }
+
     fn pid(&self) -> u32 {
         match self {
             Self::Baseline(b, _) => b.child.id(),
@@ -243,65 +298,97 @@ struct FanOut {
     p99: f64,
     max: f64,
     kib_per_socket: f64,
-    /// The server's CPU over the rounds (the waits between them included) per client per event.
+    /// The server's CPU over its rounds (each with the wait after it) per client per event.
     us_per_delivery: f64,
 }
 
-async fn fan_out(target: &Target<'_>, clients: u64, rounds: u64) -> FanOut {
-    let (tx, mut rx) = mpsc::unbounded_channel::<Instant>();
-    let subscribed = Arc::new(AtomicU64::new(0));
-    let warm = clients.div_ceil(100) / 10;
-    let mut rss_before = 0;
-    // Connected a hundred at a time: a burst of thousands would overflow the listen backlog.
-    for chunk in 0..clients.div_ceil(100) {
-        if chunk == warm {
-            settle(&subscribed, chunk * 100).await;
-            rss_before = proc_status_kib(target.pid(), "VmRSS:");
+/// One server's clients, connected, and what its rounds measured so far.
+struct Fleet<'a> {
+    target: Target<'a>,
+    clients: u64,
+    arrived: mpsc::UnboundedReceiver<Instant>,
+    kib_per_socket: f64,
+    answered: Vec<Duration>,
+    reached: Vec<Arrivals>,
+    cpu_s: f64,
+}
+
+impl<'a> Fleet<'a> {
+    /// Connects `clients` to the target and measures the server's memory per socket meanwhile.
+    async fn connect(target: Target<'a>, clients: u64) -> Self {
+        let (tx, arrived) = mpsc::unbounded_channel::<Instant>();
+        let subscribed = Arc::new(AtomicU64::new(0));
+        let warm = clients.div_ceil(100) / 10;
+        let mut rss_before = 0;
+        // Connected a hundred at a time: a burst of thousands would overflow the listen backlog.
+        for chunk in 0..clients.div_ceil(100) {
+            if chunk == warm {
+                settle(&subscribed, chunk * 100).await;
+                rss_before = proc_status_kib(target.pid(), "VmRSS:");
+            }
+            let n = (clients - chunk * 100).min(100);
+            let urls: Vec<_> = (0..n).map(|i| target.ws_url(chunk * 100 + i)).collect();
+            let batch: Vec<_> = urls.iter().map(|url| connect(url)).collect();
+            for ws in futures_util::future::join_all(batch).await {
+                tokio::spawn(receive(ws, tx.clone(), subscribed.clone()));
+            }
         }
-        let n = (clients - chunk * 100).min(100);
-        let urls: Vec<_> = (0..n).map(|i| target.ws_url(chunk * 100 + i)).collect();
-        let batch: Vec<_> = urls.iter().map(|url| connect(url)).collect();
-        for ws in futures_util::future::join_all(batch).await {
-            tokio::spawn(receive(ws, tx.clone(), subscribed.clone()));
+        settle(&subscribed, clients).await;
+        let rss_after = proc_status_kib(target.pid(), "VmRSS:");
+        let measured = clients - warm * 100;
+        println!(
+            "  {} threads: {}",
+            target.name(),
+            proc_status_kib(target.pid(), "Threads:")
+        );
+        Self {
+            target,
+            clients,
+            arrived,
+            kib_per_socket: rss_after.saturating_sub(rss_before) as f64 / measured as f64,
+            answered: Vec::new(),
+            reached: Vec::new(),
+            cpu_s: 0.0,
         }
     }
-    settle(&subscribed, clients).await;
-    let rss_after = proc_status_kib(target.pid(), "VmRSS:");
-    let measured = clients - warm * 100;
-    println!(
-        "  server threads: {}",
-        proc_status_kib(target.pid(), "Threads:")
-    );
-    let http = reqwest::Client::new();
-    let mut answered = Vec::with_capacity(rounds as usize);
-    let mut reached: Vec<Arrivals> = Vec::with_capacity(rounds as usize);
-    let cpu_before = usage(target.pid()).cpu_s;
-    for _ in 0..rounds {
-        let post = target.prepare();
+
+    /// One event, from its POST to its last client, and a pause for the server to go quiet.
+    async fn round(&mut self, http: &reqwest::Client) {
+        let cpu = ThreadsCpu::of(self.target.pid());
+        let post = self.target.prepare();
         let sent = Instant::now();
-        post.send(&http).await;
-        answered.push(sent.elapsed());
-        reached.push(arrivals(&mut rx, clients, sent, Duration::from_secs(30)).await);
+        post.send(http).await;
+        self.answered.push(sent.elapsed());
+        let reached = arrivals(
+            &mut self.arrived,
+            self.clients,
+            sent,
+            Duration::from_secs(30),
+        );
+        self.reached.push(reached.await);
         tokio::time::sleep(Duration::from_millis(20)).await;
+        self.cpu_s += ThreadsCpu::of(self.target.pid()).since(&cpu);
     }
-    let cpu_s = usage(target.pid()).cpu_s - cpu_before;
-    let ms = |d: Duration| d.as_secs_f64() * 1e3;
-    let sorted = |mut v: Vec<Duration>| {
-        v.sort();
-        v
-    };
-    let pct = |v: &[Duration], p: f64| ms(v[((v.len() as f64 - 1.0) * p).round() as usize]);
-    let answered = sorted(answered);
-    let first = sorted(reached.iter().map(|a| a.first).collect());
-    let last = sorted(reached.iter().map(|a| a.last).collect());
-    FanOut {
-        answered_p50: pct(&answered, 0.50),
-        first_p50: pct(&first, 0.50),
-        p50: pct(&last, 0.50),
-        p99: pct(&last, 0.99),
-        max: ms(last[last.len() - 1]),
-        kib_per_socket: rss_after.saturating_sub(rss_before) as f64 / measured as f64,
-        us_per_delivery: cpu_s * 1e6 / (rounds * clients) as f64,
+
+    fn figures(self) -> FanOut {
+        let ms = |d: Duration| d.as_secs_f64() * 1e3;
+        let sorted = |mut v: Vec<Duration>| {
+            v.sort();
+            v
+        };
+        let pct = |v: &[Duration], p: f64| ms(v[((v.len() as f64 - 1.0) * p).round() as usize]);
+        let answered = sorted(self.answered);
+        let first = sorted(self.reached.iter().map(|a| a.first).collect());
+        let last = sorted(self.reached.iter().map(|a| a.last).collect());
+        FanOut {
+            answered_p50: pct(&answered, 0.50),
+            first_p50: pct(&first, 0.50),
+            p50: pct(&last, 0.50),
+            p99: pct(&last, 0.99),
+            max: ms(last[last.len() - 1]),
+            kib_per_socket: self.kib_per_socket,
+            us_per_delivery: self.cpu_s * 1e6 / (last.len() as u64 * self.clients) as f64,
+        }
     }
 }
 
