@@ -1,14 +1,16 @@
 //! The embedded engine: one SQLite file with events under the relay's increasing `seq` (deduped
 //! on Twitch's message id by the writer, see [`seen`]), revocations, and client token hashes.
-//! One writer thread commits in groups (see [`writer`]), and each commit is made durable before
-//! anyone hears of it (see [`sync`]); readers come from a small pool, run on the blocking thread pool, and
-//! see only what is durable.
+//! One writer thread commits in groups (see [`writer`]); each commit is acknowledged once it is
+//! durable, and published once it is durable or its seqs are reserved durably (see [`sync`],
+//! [`reserve`]). Readers come from a small pool, run on the blocking thread pool, and see only
+//! what is published, as live clients do.
 
 mod checkpoint;
 pub(super) mod clients;
 mod disk_file;
 mod insert;
 mod prune;
+mod reserve;
 mod schema;
 mod seen;
 mod sync;
@@ -52,8 +54,8 @@ pub(super) struct Sqlite {
     epoch: Arc<str>,
     writer: Option<Writer>,
     feed: Option<Arc<dyn Feed>>,
-    // Readers stop here: a row committed but not yet synced is nobody's business yet.
-    durable: Watermark,
+    // Readers stop here: a row committed but not yet published is nobody's business yet.
+    published: Watermark,
 }
 
 /// The writer thread, joined at stop.
@@ -89,7 +91,7 @@ impl Sqlite {
             writer: None,
             feed: None,
             // Until this process writes, what is in the file is what there is.
-            durable: Watermark::at(u64::MAX),
+            published: Watermark::at(u64::MAX),
         })
     }
 
@@ -100,8 +102,8 @@ impl Sqlite {
 
     pub(super) fn start(&mut self, feed: Arc<dyn Feed>) -> Result<Running, StoreError> {
         let found = self.with_conn(|c| head(c, u64::MAX))?;
-        self.durable.set(found.last_seq);
-        let (writer, thread) = Writer::start(&self.path, feed.clone(), self.durable.clone())?;
+        self.published.set(found.last_seq);
+        let (writer, thread) = Writer::start(&self.path, feed.clone(), self.published.clone())?;
         self.writer = Some(writer.clone());
         self.feed = Some(feed);
         Ok(Running { writer, thread })
@@ -199,8 +201,8 @@ impl Sqlite {
     }
 
     pub(super) async fn head(&self) -> Result<Head, StoreError> {
-        let durable = self.durable.get();
-        self.read(move |c| head(c, durable)).await
+        let published = self.published.get();
+        self.read(move |c| head(c, published)).await
     }
 
     pub(super) fn epoch(&self) -> Arc<str> {
@@ -208,8 +210,8 @@ impl Sqlite {
     }
 
     pub(super) async fn rows(&self, q: Query) -> Result<Page<Row>, StoreError> {
-        let durable = self.durable.get();
-        self.read(move |c| rows(c, &q, durable)).await
+        let published = self.published.get();
+        self.read(move |c| rows(c, &q, published)).await
     }
 
     pub(super) async fn stats(
@@ -285,8 +287,8 @@ fn channel_login(conn: &Connection, id: &str) -> Result<Option<String>, StoreErr
         .optional()?)
 }
 
-/// The store's bounds, as far as `durable` (the rows above it are not synced yet).
-fn head(conn: &Connection, durable: u64) -> Result<Head, StoreError> {
+/// The store's bounds, as far as `published` (the rows above it are not published yet).
+fn head(conn: &Connection, published: u64) -> Result<Head, StoreError> {
     // sqlite_sequence remembers the highest seq ever given, even after pruning everything.
     let (first, last): (Option<i64>, Option<i64>) = conn.query_row(
         "SELECT (SELECT MIN(seq) FROM events),
@@ -295,7 +297,7 @@ fn head(conn: &Connection, durable: u64) -> Result<Head, StoreError> {
         [],
         |r| Ok((r.get(0)?, r.get(1)?)),
     )?;
-    let last_seq = (last.unwrap_or(0).max(0) as u64).min(durable);
+    let last_seq = (last.unwrap_or(0).max(0) as u64).min(published);
     let first_seq = first.map_or(last_seq + 1, |f| f.max(0) as u64);
     Ok(Head {
         first_seq,
@@ -303,11 +305,11 @@ fn head(conn: &Connection, durable: u64) -> Result<Head, StoreError> {
     })
 }
 
-fn rows(conn: &Connection, q: &Query, durable: u64) -> Result<Page<Row>, StoreError> {
+fn rows(conn: &Connection, q: &Query, published: u64) -> Result<Page<Row>, StoreError> {
     let tx = conn.unchecked_transaction()?;
     let mut sql = String::from("SELECT seq, body FROM events WHERE seq > ? AND seq <= ?");
     let seq = |n: u64| rusqlite::types::Value::from(i64::try_from(n).unwrap_or(i64::MAX));
-    let mut args = vec![seq(q.after), seq(durable)];
+    let mut args = vec![seq(q.after), seq(published)];
     // Logins compare without case, as the live filter does (`Subscribe::accepts`).
     for (column, values) in [
         ("channel_login COLLATE NOCASE", &q.channels),
@@ -330,7 +332,7 @@ fn rows(conn: &Connection, q: &Query, durable: u64) -> Result<Page<Row>, StoreEr
     })?;
     let events = found.collect::<Result<Vec<_>, _>>()?;
     drop(stmt);
-    let head = head(&tx, durable)?;
+    let head = head(&tx, published)?;
     tx.finish()?;
     let more = events.len() == q.limit as usize;
     Ok(Page { events, head, more })

@@ -1,21 +1,24 @@
 //! Durability, pipelined with the writer. The writer commits without waiting for the disk
 //! (`synchronous = NORMAL` on its connection); each committed batch is then made durable with an
-//! `fdatasync` of the WAL, and only after that are its requests answered, the durable watermark
-//! readers stop at moved, and its events handed to the feed. So a 204 still means "on disk",
-//! across a power cut too.
+//! `fdatasync` of the WAL, and only after that are its requests answered. So a 204 still means
+//! "on disk", across a power cut too.
+//!
+//! Live clients and readers may hear of a batch sooner: as soon as it is committed, when its
+//! seqs are within the reservation already durable ([`super::reserve`]) and no earlier batch
+//! still waits to be published. A commit the kernel holds survives the relay being killed; a
+//! power cut can take it, and Twitch, never answered, re-delivers the event, which clients then
+//! see again under a new seq: never a seq given twice, never an event lost. A batch beyond the
+//! durable reservation (the first after a start, a burst past it) is published after its sync.
 //!
 //! Where the sync runs depends on what waits. Under load the sync thread does it, once for every
 //! batch committed meanwhile, while the writer already commits the next batch. With nothing to
-//! overlap (no request queued, no batch on the sync thread) the writer syncs the batch itself:
-//! a lone webhook, which is what a broadcast to live clients waits on, then skips one thread
-//! hand-off on its way to its answer and the broadcast.
+//! overlap (no request queued, no batch on the sync thread) the writer syncs the batch itself,
+//! one thread hand-off less on the way to its answer.
 //!
-//! Why this is as safe as `synchronous = FULL`: FULL does exactly one sync of the WAL after a
-//! commit's frames are written; here that sync comes a little later, from another descriptor of
-//! the same file (a sync covers the file, not the descriptor), and nobody learns of the commit
-//! before it: not the sender (no answer yet), not live clients (not published yet), not readers
-//! (they stop at the watermark). A power cut can take commits nobody was told about; SQLite's
-//! WAL rolls them back cleanly and Twitch re-delivers them.
+//! Why this is as safe as `synchronous = FULL` for what is acknowledged: FULL does exactly one
+//! sync of the WAL after a commit's frames are written; here that sync comes a little later,
+//! from another descriptor of the same file (a sync covers the file, not the descriptor), and
+//! the sender hears of the commit only after it.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, mpsc};
@@ -38,8 +41,8 @@ pub(super) enum Done {
     Revocation(oneshot::Sender<Result<bool, StoreError>>, bool),
 }
 
-/// The highest seq readers may see: everything at or below it is durable. Shared by the
-/// engine's readers and the [`Syncer`] that moves it.
+/// The highest seq readers may see: everything at or below it was published to live clients.
+/// Shared by the engine's readers and the [`Durability`] and [`Syncer`] that move it.
 #[derive(Debug, Clone)]
 pub(super) struct Watermark(Arc<AtomicU64>);
 
@@ -58,66 +61,147 @@ impl Watermark {
     }
 }
 
-/// The writer's side of durability: hands each committed batch to be synced and answered, on
-/// the sync thread or, when nothing would overlap the sync, on the writer's own thread.
+/// A committed batch on its way to disk.
+pub(super) struct Batch {
+    pub(super) done: Vec<Done>,
+    /// The seq reservation its commit wrote, durable once the batch is.
+    pub(super) reserved: Option<u64>,
+    /// Its events reached the feed already, before the sync.
+    published: bool,
+}
+
+impl Batch {
+    pub(super) fn new(done: Vec<Done>) -> Self {
+        Self {
+            done,
+            reserved: None,
+            published: false,
+        }
+    }
+
+    /// The highest seq it stored (0 when it stored none).
+    pub(super) fn last_seq(&self) -> u64 {
+        self.done
+            .iter()
+            .filter_map(|d| match d {
+                Done::Event(_, Some(stored)) => Some(stored.seq),
+                _ => None,
+            })
+            .max()
+            .unwrap_or(0)
+    }
+}
+
+/// The writer's side of durability: publishes each committed batch when it may before its
+/// sync, and hands it to be synced and answered, on the sync thread or, when nothing would
+/// overlap the sync, on the writer's own thread.
 pub(super) struct Durability {
     syncer: Arc<Mutex<Syncer>>,
     /// Batches on their way to the sync thread or on it, not yet answered. Only the writer
     /// adds to it, so when it reads 0 no earlier batch can still be published after its own.
     handed: Arc<AtomicUsize>,
-    to_thread: mpsc::Sender<Vec<Done>>,
+    /// Of those, the ones whose events wait for their sync to be published. Only the writer
+    /// adds to it: at 0, publishing a batch now keeps the seq order.
+    unpublished: Arc<AtomicUsize>,
+    /// The highest seq reserved durably: what may be published before its own sync.
+    reserved: Arc<AtomicU64>,
+    feed: Arc<dyn Feed>,
+    published: Watermark,
+    to_thread: mpsc::Sender<Batch>,
 }
 
 impl Durability {
     /// Starts the sync thread (`spawn` names and starts it); it ends once this is dropped,
-    /// after answering what it was handed.
+    /// after answering what it was handed. `reserved`: the reservation durable at the start.
     pub(super) fn start<E>(
         syncer: Syncer,
+        reserved: u64,
         spawn: impl FnOnce(Box<dyn FnOnce() + Send>) -> Result<JoinHandle<()>, E>,
     ) -> Result<(Self, JoinHandle<()>), E> {
+        let (feed, published) = (syncer.feed.clone(), syncer.published.clone());
+        let reserved = Arc::new(AtomicU64::new(reserved));
         let syncer = Arc::new(Mutex::new(syncer));
         let handed = Arc::new(AtomicUsize::new(0));
+        let unpublished = Arc::new(AtomicUsize::new(0));
         let (to_thread, rx) = mpsc::channel();
         let thread = {
-            let (syncer, handed) = (syncer.clone(), handed.clone());
-            spawn(Box::new(move || run(&syncer, &handed, rx)))?
+            let counts = Counts {
+                handed: handed.clone(),
+                unpublished: unpublished.clone(),
+                reserved: reserved.clone(),
+            };
+            let syncer = syncer.clone();
+            spawn(Box::new(move || run(&syncer, &counts, rx)))?
         };
         Ok((
             Self {
                 syncer,
                 handed,
+                unpublished,
+                reserved,
+                feed,
+                published,
                 to_thread,
             },
             thread,
         ))
     }
 
-    /// Makes a committed batch durable and answers it. `queued`: whether more requests wait
-    /// for the writer, whose next commit the sync thread's work would overlap.
-    pub(super) fn settle(&self, done: Vec<Done>, queued: bool) {
+    /// Makes a committed batch durable and answers it, publishing it first when it may.
+    /// `queued`: whether more requests wait for the writer, whose next commit the sync thread's
+    /// work would overlap.
+    pub(super) fn settle(&self, mut batch: Batch, queued: bool) {
+        if self.unpublished.load(Ordering::Acquire) == 0
+            && batch.last_seq() <= self.reserved.load(Ordering::Acquire)
+        {
+            for d in &batch.done {
+                if let Done::Event(_, Some(stored)) = d {
+                    publish(&self.published, &*self.feed, stored.clone());
+                }
+            }
+            batch.published = true;
+        }
         if !queued && self.handed.load(Ordering::Acquire) == 0 {
-            lock(&self.syncer).settle(vec![done]);
+            lock(&self.syncer).settle(vec![batch], &self.reserved);
             return;
         }
+        let waits = !batch.published;
         self.handed.fetch_add(1, Ordering::AcqRel);
-        if let Err(mpsc::SendError(done)) = self.to_thread.send(done) {
+        if waits {
+            self.unpublished.fetch_add(1, Ordering::AcqRel);
+        }
+        if let Err(mpsc::SendError(batch)) = self.to_thread.send(batch) {
             // The sync thread is gone (a panic took it, and the batches it held answered 500):
             // settle here rather than leave this batch and every later one unanswered.
-            lock(&self.syncer).settle(vec![done]);
+            lock(&self.syncer).settle(vec![batch], &self.reserved);
+            self.handed.fetch_sub(1, Ordering::AcqRel);
+            if waits {
+                self.unpublished.fetch_sub(1, Ordering::AcqRel);
+            }
         }
     }
 }
 
+/// What the sync thread counts down and raises, shared with the writer's [`Durability`].
+struct Counts {
+    handed: Arc<AtomicUsize>,
+    unpublished: Arc<AtomicUsize>,
+    reserved: Arc<AtomicU64>,
+}
+
 /// The sync thread: until the writer hangs up, takes every batch handed so far, syncs once,
 /// answers them.
-fn run(syncer: &Mutex<Syncer>, handed: &AtomicUsize, rx: mpsc::Receiver<Vec<Done>>) {
+fn run(syncer: &Mutex<Syncer>, counts: &Counts, rx: mpsc::Receiver<Batch>) {
     while let Ok(first) = rx.recv() {
         let mut batches = vec![first];
         batches.extend(rx.try_iter());
         let n = batches.len();
-        lock(syncer).settle(batches);
-        // Only once they are answered and published: the writer may then sync on its own.
-        handed.fetch_sub(n, Ordering::AcqRel);
+        let waited = batches.iter().filter(|b| !b.published).count();
+        lock(syncer).settle(batches, &counts.reserved);
+        // Only once they are answered and published: the writer may then publish or sync on
+        // its own again.
+        counts.unpublished.fetch_sub(waited, Ordering::AcqRel);
+        counts.handed.fetch_sub(n, Ordering::AcqRel);
     }
 }
 
@@ -133,18 +217,22 @@ pub(super) struct Syncer {
     pub(super) wal: DiskFile,
     pub(super) feed: Arc<dyn Feed>,
     pub(super) failing: Arc<AtomicBool>,
-    pub(super) durable: Watermark,
+    pub(super) published: Watermark,
 }
 
 impl Syncer {
-    /// One sync for these committed batches, then their answers, in order.
-    fn settle(&mut self, batches: Vec<Vec<Done>>) {
+    /// One sync for these committed batches, then their answers, in order; the reservations
+    /// they wrote count once synced.
+    fn settle(&mut self, batches: Vec<Batch>, reserved: &AtomicU64) {
         // SQLite creates the WAL with the first commit, so it is opened on first use.
         match self.wal.sync_data() {
             Ok(()) => {
                 self.failing.store(false, Ordering::Relaxed);
-                for done in batches {
-                    self.answer(done);
+                if let Some(r) = batches.iter().filter_map(|b| b.reserved).max() {
+                    reserved.fetch_max(r, Ordering::AcqRel);
+                }
+                for batch in batches {
+                    self.answer(batch);
                 }
             }
             Err(e) => {
@@ -153,18 +241,21 @@ impl Syncer {
                 // re-delivers (a duplicate then, acknowledged once synced).
                 self.failing.store(true, Ordering::Relaxed);
                 tracing::error!(error = %e, "syncing the database to disk failed");
-                for done in batches {
-                    self.publish_only(done);
+                for batch in batches {
+                    self.publish_only(batch);
                 }
             }
         }
     }
 
-    fn answer(&self, done: Vec<Done>) {
-        for d in done {
+    fn answer(&self, batch: Batch) {
+        for d in batch.done {
             match d {
                 Done::Event(reply, Some(stored)) => {
-                    let seq = self.publish(stored);
+                    let seq = stored.seq;
+                    if !batch.published {
+                        publish(&self.published, &*self.feed, stored);
+                    }
                     let _ = reply.send(Ok(Appended::Stored(seq)));
                 }
                 Done::Event(reply, None) => {
@@ -178,21 +269,22 @@ impl Syncer {
     }
 
     /// Publishes what a failed sync left committed; dropping the replies answers 500.
-    fn publish_only(&self, done: Vec<Done>) {
-        for d in done {
+    fn publish_only(&self, batch: Batch) {
+        if batch.published {
+            return;
+        }
+        for d in batch.done {
             if let Done::Event(_, Some(stored)) = d {
-                self.publish(stored);
+                publish(&self.published, &*self.feed, stored);
             }
         }
     }
+}
 
-    /// Readable first, then live: a client resuming from a live seq finds it in the store.
-    fn publish(&self, stored: Arc<Stored>) -> u64 {
-        let seq = stored.seq;
-        self.durable.set(seq);
-        self.feed.event(stored);
-        seq
-    }
+/// Readable first, then live: a client resuming from a live seq finds it in the store.
+fn publish(published: &Watermark, feed: &dyn Feed, stored: Arc<Stored>) {
+    published.set(stored.seq);
+    feed.event(stored);
 }
 
 #[cfg(test)]

@@ -1,8 +1,9 @@
 //! The single writer: one thread owns the write connection and commits whatever requests are
 //! queued in one transaction (group commit), so intake is not one fsync per webhook. A committed
-//! batch is answered, and what it stored handed to the feed in seq order, only once it is on disk
-//! ([`super::sync`]): that is what lets `/eventsub` promise that a 204 means "on disk". Under load
-//! the sync thread does that while this thread already commits the next batch.
+//! batch is answered only once it is on disk ([`super::sync`]): that is what lets `/eventsub`
+//! promise that a 204 means "on disk". What it stored goes to the feed in seq order, before the
+//! sync when its seqs are reserved durably ([`super::reserve`]). Under load the sync thread
+//! syncs while this thread already commits the next batch.
 //! Retention deletes run here too, in bounded chunks between batches, so a prune of millions of
 //! rows never holds the write lock long enough to turn intake into errors. Checkpoints do not:
 //! a thread of their own copies the WAL back ([`super::checkpoint`]), and this thread only
@@ -23,8 +24,8 @@ use super::disk_file::DiskFile;
 use super::insert::{NewRow, insert_event, insert_revocation};
 use super::prune::{self, Pruning};
 use super::seen::{self, Seen};
-use super::sync::{Done, Durability, Syncer, Watermark};
-use super::{open_error, schema};
+use super::sync::{Batch, Done, Durability, Syncer, Watermark};
+use super::{open_error, reserve, schema};
 use crate::store::{Appended, Feed, StoreError};
 
 /// Most requests committed in one transaction.
@@ -61,12 +62,12 @@ pub(super) struct Writer {
 }
 
 impl Writer {
-    /// Starts the writer on its own connection, and the sync thread behind it: durable events
-    /// go to `feed`, and `durable` follows them.
+    /// Starts the writer on its own connection, and the sync thread behind it: committed events
+    /// go to `feed` in seq order, and `published` follows them.
     pub(super) fn start(
         path: &std::path::Path,
         feed: Arc<dyn Feed>,
-        durable: Watermark,
+        published: Watermark,
     ) -> Result<(Self, JoinHandle<()>), StoreError> {
         let mut conn = schema::open(path)?;
         // Only the relay that is about to write changes the table's shape: an admin command
@@ -81,8 +82,10 @@ impl Writer {
                 ),
             )
         })?;
-        // Each commit is made durable before anyone hears of it (`sync.rs`: here when nothing
-        // waits, else on the sync thread, beside the next commit), and the checkpoint thread
+        let reserved = reserve::open(&mut conn, path, reserve::boot_id().as_deref())
+            .map_err(|e| open_error(path, e))?;
+        // Each commit is made durable before its sender hears of it (`sync.rs`: here when
+        // nothing waits, else on the sync thread, beside the next commit), and the checkpoint thread
         // copies the WAL back: commits wait for no sync of their own, only for the short finish
         // this thread runs between batches when the WAL is long.
         conn.execute_batch("PRAGMA synchronous = NORMAL; PRAGMA wal_autocheckpoint = 0;")
@@ -112,7 +115,7 @@ impl Writer {
             wal: DiskFile::new(wal_path.into()),
             feed,
             failing: failing.clone(),
-            durable,
+            published,
         };
         let spawn = |name: &str, f: Box<dyn FnOnce() + Send>| {
             std::thread::Builder::new()
@@ -120,7 +123,8 @@ impl Writer {
                 .spawn(f)
                 .map_err(|e| open_error(path, e))
         };
-        let (durability, sync_thread) = Durability::start(syncer, |f| spawn("store-sync", f))?;
+        let (durability, sync_thread) =
+            Durability::start(syncer, reserved, |f| spawn("store-sync", f))?;
         let checkpoint_thread = spawn(
             "store-checkpoint",
             Box::new(move || checkpointer.run(checkpoints_stopped, checkpoint::EVERY)),
@@ -130,7 +134,7 @@ impl Writer {
             spawn(
                 "store-writer",
                 Box::new(move || {
-                    Thread::new(conn, seen, durability, failing, wal).run(rx);
+                    Thread::new(conn, seen, durability, failing, wal, reserved).run(rx);
                     // The writer dropped its side: the sync thread answers what is left and ends.
                     let _ = sync_thread.join();
                     drop(stop_checkpoints);
@@ -212,6 +216,8 @@ struct Thread {
     wal: Arc<WalState>,
     /// Whether the last checkpoint this thread ran failed.
     checkpoint_failing: bool,
+    /// The last seq reservation written, durable or not.
+    reserved: u64,
 }
 
 impl Thread {
@@ -221,6 +227,7 @@ impl Thread {
         durability: Durability,
         failing: Arc<AtomicBool>,
         wal: Arc<WalState>,
+        reserved: u64,
     ) -> Self {
         Self {
             conn,
@@ -230,6 +237,7 @@ impl Thread {
             pruning: None,
             wal,
             checkpoint_failing: false,
+            reserved,
         }
     }
 
@@ -271,6 +279,11 @@ impl Thread {
                 self.finish_checkpoint();
             }
             if stop {
+                // A clean stop: the connection's close makes everything durable, so a restart
+                // of the machine has no reason to leave a gap in the seqs.
+                if let Err(e) = reserve::release(&self.conn) {
+                    tracing::warn!(error = %e, "could not record the last seq at stop");
+                }
                 return;
             }
         }
@@ -330,7 +343,7 @@ impl Thread {
     }
 
     /// Commits the batch; returns what each job did, to be answered once durable.
-    fn commit(&mut self, batch: &mut Vec<Job>) -> Option<Vec<Done>> {
+    fn commit(&mut self, batch: &mut Vec<Job>) -> Option<Batch> {
         // This batch's new ids: checked beside `seen` (Twitch may send one twice within a
         // batch) and recorded there only once the commit succeeds, so a failed batch's retry
         // is stored rather than taken for a duplicate.
@@ -357,8 +370,10 @@ impl Thread {
                     }
                 });
             }
+            let mut committed = Batch::new(done);
+            committed.reserved = reserve::ahead(&tx, committed.last_seq(), self.reserved)?;
             tx.commit()?;
-            Ok::<_, rusqlite::Error>(done)
+            Ok::<_, rusqlite::Error>(committed)
         })();
         let done = match result {
             Ok(done) => done,
@@ -376,6 +391,7 @@ impl Thread {
         for id in fresh {
             self.seen.record(&id, now);
         }
+        self.reserved = done.reserved.unwrap_or(self.reserved);
         // `failing` clears once this batch is durable.
         Some(done)
     }

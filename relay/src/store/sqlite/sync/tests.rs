@@ -51,13 +51,15 @@ fn stored(seq: u64) -> Arc<Stored> {
 type Answer = oneshot::Receiver<Result<Appended, StoreError>>;
 
 /// A committed batch of these seqs (`None`: a duplicate), and its answers to come.
-fn batch(seqs: &[Option<u64>]) -> (Vec<Done>, Vec<Answer>) {
-    seqs.iter()
+fn batch(seqs: &[Option<u64>]) -> (Batch, Vec<Answer>) {
+    let (done, answers) = seqs
+        .iter()
         .map(|seq| {
             let (reply, answer) = oneshot::channel();
             (Done::Event(reply, seq.map(stored)), answer)
         })
-        .unzip()
+        .unzip();
+    (Batch::new(done), answers)
 }
 
 struct Rig {
@@ -65,28 +67,34 @@ struct Rig {
     thread: JoinHandle<()>,
     feed: Arc<Seen>,
     failing: Arc<AtomicBool>,
-    durable: Watermark,
+    published: Watermark,
 }
 
-/// Durability over `wal`, its sync thread started.
+/// Durability over `wal`, its sync thread started, no seq reserved yet: every batch waits for
+/// its sync to be published.
 fn rig(wal: PathBuf) -> Rig {
+    rig_reserved(wal, 0)
+}
+
+/// The same with seqs up to `reserved` reserved durably.
+fn rig_reserved(wal: PathBuf, reserved: u64) -> Rig {
     let feed = Arc::new(Seen::default());
     let failing = Arc::new(AtomicBool::new(false));
-    let durable = Watermark::at(0);
+    let published = Watermark::at(0);
     let syncer = Syncer {
         wal: DiskFile::new(wal),
         feed: feed.clone(),
         failing: failing.clone(),
-        durable: durable.clone(),
+        published: published.clone(),
     };
     let (durability, thread) =
-        Durability::start(syncer, |f| std::thread::Builder::new().spawn(f)).unwrap();
+        Durability::start(syncer, reserved, |f| std::thread::Builder::new().spawn(f)).unwrap();
     Rig {
         durability,
         thread,
         feed,
         failing,
-        durable,
+        published,
     }
 }
 
@@ -138,7 +146,7 @@ fn a_synced_batch_is_answered_published_in_order_and_readable() {
     assert_eq!(seqs, [Some(1), Some(2), Some(3), None]);
     assert!(matches!(answers[3], Ok(Appended::Duplicate)));
     assert_eq!(rig.feed.seqs(), [1, 2, 3]);
-    assert_eq!(rig.durable.get(), 3);
+    assert_eq!(rig.published.get(), 3);
     assert!(!rig.failing.load(Ordering::Relaxed));
     drop(rig.durability);
     rig.thread.join().unwrap();
@@ -158,7 +166,7 @@ fn a_failed_sync_answers_errors_so_twitch_retries() {
         [1, 2, 3],
         "committed rows still reach live clients in order"
     );
-    assert_eq!(rig.durable.get(), 3);
+    assert_eq!(rig.published.get(), 3);
     assert!(rig.failing.load(Ordering::Relaxed), "/healthz reports it");
 }
 
@@ -174,7 +182,7 @@ fn a_lone_batch_is_synced_and_answered_on_the_writers_own_thread() {
     );
     let events = rig.feed.events.lock().unwrap().clone();
     assert_eq!(events, [(1, std::thread::current().id())]);
-    assert_eq!(rig.durable.get(), 1);
+    assert_eq!(rig.published.get(), 1);
 }
 
 #[test]
@@ -236,4 +244,70 @@ fn once_the_sync_thread_has_answered_all_it_was_handed_the_writer_syncs_again() 
     rig.durability.settle(done, false);
     assert!(matches!(lone[0].try_recv(), Ok(Ok(Appended::Stored(4)))));
     assert_eq!(rig.feed.seqs(), [1, 2, 3, 4]);
+}
+
+#[test]
+fn a_batch_within_the_durable_reservation_reaches_clients_before_its_sync() {
+    let dir = tempfile::tempdir().unwrap();
+    // No WAL to sync: the sync fails, and still the event went out when it was committed.
+    let rig = rig_reserved(dir.path().join("missing-wal"), 100);
+    let (b, answers) = batch(&[Some(1)]);
+    rig.durability.settle(b, true);
+    let events = rig.feed.events.lock().unwrap().clone();
+    assert_eq!(
+        events,
+        [(1, std::thread::current().id())],
+        "published by the writer as it handed the batch on"
+    );
+    assert_eq!(rig.published.get(), 1, "and readable");
+    let answer = answers.into_iter().next().unwrap().blocking_recv();
+    assert!(
+        !matches!(answer, Ok(Ok(_))),
+        "the sender is told only once it is on disk"
+    );
+    assert_eq!(rig.feed.seqs(), [1], "published once");
+}
+
+#[test]
+fn a_batch_beyond_the_reservation_waits_for_its_sync_which_makes_its_reservation_count() {
+    let dir = tempfile::tempdir().unwrap();
+    let rig = rig(wal_in(&dir));
+    let (mut b, answers) = batch(&[Some(1)]);
+    b.reserved = Some(4097);
+    rig.durability.settle(b, true);
+    let answer = answers.into_iter().next().unwrap().blocking_recv();
+    assert!(matches!(answer, Ok(Ok(Appended::Stored(1)))));
+    let events = rig.feed.events.lock().unwrap().clone();
+    assert_ne!(
+        events[0].1,
+        std::thread::current().id(),
+        "published by the sync thread, after the sync"
+    );
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while rig.durability.handed.load(Ordering::Acquire) != 0 {
+        assert!(std::time::Instant::now() < deadline, "never counted down");
+        std::thread::yield_now();
+    }
+    // Its reservation is durable now: the next batch goes out as it is handed on.
+    let (b, _answers) = batch(&[Some(2)]);
+    rig.durability.settle(b, true);
+    let events = rig.feed.events.lock().unwrap().clone();
+    assert_eq!(events[1], (2, std::thread::current().id()));
+}
+
+#[test]
+fn a_reserved_batch_is_not_published_ahead_of_one_waiting_for_its_sync() {
+    let dir = tempfile::tempdir().unwrap();
+    let rig = rig(wal_in(&dir));
+    // Seq 1 was beyond the reservation: the sync thread publishes it, and is held there.
+    let (_first, release) = hold_seq_one(&rig);
+    // Meanwhile a reservation became durable (say a batch on that same thread wrote it).
+    rig.durability.reserved.store(100, Ordering::Release);
+    let (b, second) = batch(&[Some(2)]);
+    rig.durability.settle(b, true);
+    assert_eq!(rig.feed.seqs(), [1], "seq 2 must wait for seq 1 to be out");
+    release.send(()).unwrap();
+    let second = second.into_iter().next().unwrap().blocking_recv().unwrap();
+    assert!(matches!(second, Ok(Appended::Stored(2))));
+    assert_eq!(rig.feed.seqs(), [1, 2]);
 }
