@@ -3,9 +3,12 @@
 //! Intake, fan-out, the API and the CLI talk to [`Store`] and never learn which engine it is.
 //!
 //! Both engines promise the same things: a Twitch message id seen in the last [`DEDUPE_WINDOW`]
-//! is not stored again; stored events get strictly increasing seqs without holes; an append
-//! returns only once the event is durable; and every committed event reaches the [`Feed`] once,
-//! in seq order (with Redis, on every instance).
+//! is not stored again; stored events get strictly increasing seqs, and a seq never names two
+//! events; an append returns only once the event is durable; and every committed event reaches
+//! the [`Feed`] once, in seq order (with Redis, on every instance). The SQLite engine may publish
+//! a commit before it is durable (`sqlite/reserve.rs`): after its machine lost power, Twitch
+//! re-delivers what was lost and clients may see that event again under a new seq, after a
+//! hole in the seqs.
 
 mod export;
 mod redis;

@@ -184,12 +184,8 @@ impl Checkpointer {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::super::insert::NewRow;
-    use super::super::sync::Watermark;
-    use super::super::writer::Writer;
+    use super::super::test_writer::{event, start, stop};
     use super::*;
-    use crate::store::{Feed, Stored};
-    use onair_common::Event;
-    use onair_common::event::{Channel, Origin};
 
     #[test]
     fn the_writer_is_asked_only_for_a_long_wal() {
@@ -233,51 +229,6 @@ mod tests {
         assert!(!worth_copying(COPY_AT - 1), "a few hundred webhooks' worth");
         assert!(worth_copying(COPY_AT));
         assert!(worth_copying(FINISH_AT));
-    }
-
-    #[derive(Debug)]
-    struct Nowhere;
-
-    impl Feed for Nowhere {
-        fn event(&self, _stored: Arc<Stored>) {}
-        fn status(&self, _frame: String) {}
-        fn reset(&self) {}
-    }
-
-    fn event(n: u64) -> Event {
-        Event {
-            seq: None,
-            // Scattered ids, like Twitch's.
-            id: format!("{:032x}", n.wrapping_mul(0x9e37_79b9_7f4a_7c15)),
-            kind: "channel.follow".into(),
-            version: "2".into(),
-            channel: Channel {
-                id: "1".into(),
-                login: "c".into(),
-                name: "C".into(),
-            },
-            occurred_at: "2026-12-02T12:00:00.000Z".into(),
-            received_at: "2026-12-02T12:00:00.000Z".into(),
-            origin: Origin::Twitch,
-            summary: "x".repeat(500),
-            data: serde_json::json!({ "n": n }),
-        }
-    }
-
-    /// A new database in `dir` and the real writer on it (with its sync and checkpoint threads).
-    fn start(dir: &Path) -> (std::path::PathBuf, Writer, std::thread::JoinHandle<()>) {
-        let path = dir.join("relay.sqlite3");
-        schema::migrate(&schema::open(&path).unwrap(), &path).unwrap();
-        let (writer, thread) = Writer::start(&path, Arc::new(Nowhere), Watermark::at(0)).unwrap();
-        (path, writer, thread)
-    }
-
-    /// Commits what is queued and waits for the writer's threads to end.
-    async fn stop(writer: Writer, thread: std::thread::JoinHandle<()>) {
-        writer.stop().await;
-        tokio::task::spawn_blocking(move || thread.join().unwrap())
-            .await
-            .unwrap();
     }
 
     fn wal_of(path: &Path) -> std::path::PathBuf {

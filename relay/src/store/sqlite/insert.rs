@@ -84,6 +84,8 @@ pub(super) fn with_seqs(
 ) -> Result<(), StoreError> {
     let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
     let Head { last_seq, .. } = super::head(&tx, u64::MAX)?;
+    // Seqs clients may hold from before a restart of the machine count as given.
+    let last_seq = last_seq.max(super::reserve::floor(&tx)?);
     for (event, received_ms) in events {
         let seq = event.seq.unwrap_or(0);
         if seq <= last_seq {

@@ -14,6 +14,8 @@ mod reserve;
 mod schema;
 mod seen;
 mod sync;
+#[cfg(test)]
+mod test_writer;
 mod writer;
 
 use std::collections::BTreeMap;

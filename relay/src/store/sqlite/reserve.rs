@@ -86,7 +86,12 @@ fn sync_files(db: &Path) -> std::io::Result<()> {
     let mut wal = db.as_os_str().to_owned();
     wal.push("-wal");
     for path in [db.as_os_str(), wal.as_os_str()] {
-        match std::fs::File::open(path) {
+        // Writable: some systems sync only a handle that may write.
+        match std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(path)
+        {
             Ok(f) => f.sync_all()?,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
             Err(e) => return Err(e),
@@ -110,16 +115,33 @@ pub(super) fn ahead(
     Ok(Some(reserved))
 }
 
-/// At a clean stop, with every commit about to be made durable by the connection's close: the
-/// reservation comes down to the last seq given, so a restart of the machine leaves no gap.
-pub(super) fn release(conn: &Connection) -> rusqlite::Result<()> {
+/// At a clean stop, after the last commit: the reservation comes down to the last seq given,
+/// and is synced with everything before it, so a restart of the machine leaves no gap.
+pub(super) fn release(conn: &Connection) -> std::io::Result<()> {
     conn.execute(
         "UPDATE meta SET value = (SELECT COALESCE(MAX(seq), 0) FROM sqlite_sequence
                                   WHERE name = 'events')
          WHERE key = 'seq_reserved'",
         [],
     )
-    .map(drop)
+    .map_err(std::io::Error::other)?;
+    match conn.path() {
+        Some(db) if !db.is_empty() => sync_files(Path::new(db)),
+        _ => Ok(()),
+    }
+}
+
+/// The highest seq a writer other than the relay's (an import) must stay above, beside the
+/// store's last seq: the reservation, when the machine restarted since it was written and the
+/// relay has not started since to go past it.
+pub(super) fn floor(conn: &Connection) -> rusqlite::Result<u64> {
+    let boot = boot_id();
+    if boot.is_some() && meta(conn, "boot_id")? == boot {
+        return Ok(0);
+    }
+    Ok(meta(conn, "seq_reserved")?
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0))
 }
 
 #[cfg(test)]

@@ -7,7 +7,8 @@
 //! seqs are within the reservation already durable ([`super::reserve`]) and no earlier batch
 //! still waits to be published. A commit the kernel holds survives the relay being killed; a
 //! power cut can take it, and Twitch, never answered, re-delivers the event, which clients then
-//! see again under a new seq: never a seq given twice, never an event lost. A batch beyond the
+//! see again under a new seq: no seq given twice (while the disk syncs; see [`Syncer`]), no
+//! event lost. A batch beyond the
 //! durable reservation (the first after a start, a burst past it) is published after its sync.
 //!
 //! Where the sync runs depends on what waits. Under load the sync thread does it, once for every
@@ -218,6 +219,10 @@ pub(super) struct Syncer {
     pub(super) feed: Arc<dyn Feed>,
     pub(super) failing: Arc<AtomicBool>,
     pub(super) published: Watermark,
+    /// A sync failed once: a later one that passes does not prove the pages written before it
+    /// reached the disk (the kernel reports a write error once), so no reservation counts from
+    /// then on, and events go out early only within the last one proved.
+    pub(super) failed_once: bool,
 }
 
 impl Syncer {
@@ -228,7 +233,9 @@ impl Syncer {
         match self.wal.sync_data() {
             Ok(()) => {
                 self.failing.store(false, Ordering::Relaxed);
-                if let Some(r) = batches.iter().filter_map(|b| b.reserved).max() {
+                if let Some(r) = batches.iter().filter_map(|b| b.reserved).max()
+                    && !self.failed_once
+                {
                     reserved.fetch_max(r, Ordering::AcqRel);
                 }
                 for batch in batches {
@@ -238,8 +245,11 @@ impl Syncer {
             Err(e) => {
                 // The rows are committed, so they are published and readable as SQLite shows
                 // them; but no one is told they are safe: each request answers 500 and Twitch
-                // re-delivers (a duplicate then, acknowledged once synced).
+                // re-delivers (a duplicate then, acknowledged once synced). Should the machine
+                // then go down, seqs beyond the reservation may be given again: the one case
+                // where a seq can mean two events, on a disk that already fails.
                 self.failing.store(true, Ordering::Relaxed);
+                self.failed_once = true;
                 tracing::error!(error = %e, "syncing the database to disk failed");
                 for batch in batches {
                     self.publish_only(batch);

@@ -116,6 +116,7 @@ impl Writer {
             feed,
             failing: failing.clone(),
             published,
+            failed_once: false,
         };
         let spawn = |name: &str, f: Box<dyn FnOnce() + Send>| {
             std::thread::Builder::new()
@@ -279,8 +280,8 @@ impl Thread {
                 self.finish_checkpoint();
             }
             if stop {
-                // A clean stop: the connection's close makes everything durable, so a restart
-                // of the machine has no reason to leave a gap in the seqs.
+                // A clean stop: every seq given is on disk once this is, so a restart of the
+                // machine has no reason to leave a gap in the seqs.
                 if let Err(e) = reserve::release(&self.conn) {
                     tracing::warn!(error = %e, "could not record the last seq at stop");
                 }

@@ -107,3 +107,62 @@ fn a_reservation_is_renewed_once_half_of_it_is_used() {
         Some(2 + AHEAD / 2 + AHEAD)
     );
 }
+
+/// An event an export would carry under `seq`.
+fn exported(seq: u64) -> onair_common::Event {
+    let body = include_str!("../../../../../common/tests/fixtures/channel.follow.json");
+    let envelope: onair_common::eventsub::Envelope = serde_json::from_str(body).unwrap();
+    let now = jiff::Timestamp::now();
+    let mut event = onair_common::Event::from_notification(
+        &format!("imported-{seq}"),
+        "2026-12-03T00:00:00Z",
+        &envelope,
+        now,
+    )
+    .unwrap();
+    event.seq = Some(seq);
+    event
+}
+
+#[test]
+fn an_import_after_the_machine_restarted_stays_above_the_reservation() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut conn, mut written) = start(&dir, Some("an-earlier-boot"));
+    commit_events(&mut conn, 3, &mut written);
+    // The machine went down and the relay has not started since: seqs 4 to the reservation
+    // may be on screens.
+    let refused = crate::store::sqlite::insert::with_seqs(&mut conn, vec![(exported(4), 0)]);
+    let Err(crate::store::StoreError::Import(why)) = refused else {
+        panic!("an import took a seq clients may hold: {refused:?}");
+    };
+    assert!(why.contains(&format!("{}", 3 + AHEAD)), "{why}");
+    crate::store::sqlite::insert::with_seqs(&mut conn, vec![(exported(3 + AHEAD + 1), 0)]).unwrap();
+    // Once the relay started on this boot and went past the reservation, only the store's own
+    // last seq counts.
+    if let Some(now) = boot_id() {
+        drop(conn);
+        let (conn, _) = start(&dir, Some(&now));
+        assert_eq!(floor(&conn).unwrap(), 0);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_writer_reserves_as_it_commits_and_comes_down_to_its_last_seq_at_a_clean_stop() {
+    use crate::store::sqlite::insert::NewRow;
+    use crate::store::sqlite::test_writer::{event, start, stop};
+    let dir = tempfile::tempdir().unwrap();
+    let (path, writer, thread) = start(dir.path());
+    let reserved = || meta(&schema::open(&path).unwrap(), "seq_reserved").unwrap();
+    for n in 0..2 {
+        writer.append(NewRow::of(event(n)), 0).await.unwrap();
+    }
+    assert_eq!(
+        reserved(),
+        Some((1 + AHEAD).to_string()),
+        "written with seq 1"
+    );
+    stop(writer, thread).await;
+    assert_eq!(reserved(), Some("2".into()));
+    let conn = schema::open(&path).unwrap();
+    assert_eq!(meta(&conn, "boot_id").unwrap(), boot_id());
+}

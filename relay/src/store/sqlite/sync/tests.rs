@@ -86,6 +86,7 @@ fn rig_reserved(wal: PathBuf, reserved: u64) -> Rig {
         feed: feed.clone(),
         failing: failing.clone(),
         published: published.clone(),
+        failed_once: false,
     };
     let (durability, thread) =
         Durability::start(syncer, reserved, |f| std::thread::Builder::new().spawn(f)).unwrap();
@@ -310,4 +311,25 @@ fn a_reserved_batch_is_not_published_ahead_of_one_waiting_for_its_sync() {
     let second = second.into_iter().next().unwrap().blocking_recv().unwrap();
     assert!(matches!(second, Ok(Appended::Stored(2))));
     assert_eq!(rig.feed.seqs(), [1, 2]);
+}
+
+#[test]
+fn after_a_failed_sync_no_reservation_counts_even_once_syncs_pass_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let wal = dir.path().join("relay.sqlite3-wal");
+    let rig = rig(wal.clone());
+    let (mut b, _failed) = batch(&[Some(1)]);
+    b.reserved = Some(4097);
+    rig.durability.settle(b, false);
+    assert!(rig.failing.load(Ordering::Relaxed));
+    std::fs::write(&wal, b"frames").unwrap();
+    let (mut b, mut passed) = batch(&[Some(2)]);
+    b.reserved = Some(4098);
+    rig.durability.settle(b, false);
+    assert!(matches!(passed[0].try_recv(), Ok(Ok(Appended::Stored(2)))));
+    assert_eq!(
+        rig.durability.reserved.load(Ordering::Acquire),
+        0,
+        "a sync that passes after one failed proves nothing about the pages before it"
+    );
 }
