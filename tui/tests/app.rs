@@ -264,6 +264,27 @@ fn events_newest_first_with_unread_and_replay_marker() {
     assert_eq!(a.last_seq, None);
 }
 
+#[test]
+fn an_event_delivered_again_under_a_new_seq_shows_once() {
+    let mut a = app();
+    a.update(relay_event("channel.follow", 5));
+    // After the relay's machine lost power before its sync, Twitch re-delivers the event and
+    // the relay stores it past its reserved seqs: same message id, new seq.
+    let Msg::Relay(RelayEvent::Event(mut again)) = relay_event("channel.follow", 5) else {
+        unreachable!()
+    };
+    again.seq = Some(4101);
+    a.update(Msg::Relay(RelayEvent::Event(again)));
+    a.update(relay_event("channel.cheer", 4102));
+    let rows = a
+        .events
+        .iter()
+        .filter(|r| matches!(r, EventRow::Event { .. }))
+        .count();
+    assert_eq!(rows, 2, "{:?}", a.events);
+    assert_eq!(a.last_seq, Some(4102), "the cursor still moves past it");
+}
+
 const MYSTERY: &str = r"@login=night_owl_dev;display-name=Night_Owl_Dev;id=g0;msg-id=submysterygift;msg-param-mass-gift-count=2;msg-param-origin-id=77;msg-param-sub-plan=1000;system-msg=Night_Owl_Dev\sis\sgifting\s2\sTier\s1\sSubs! :tmi.twitch.tv USERNOTICE #quillstream";
 
 fn subgift(id: &str, to: &str) -> Msg {

@@ -1,5 +1,6 @@
 //! Events into the pane, from the relay, the direct EventSub client and chat: markers for
-//! replays and gaps, gift bombs folded, and a chat-borne event never shown beside its twin.
+//! replays and gaps, gift bombs folded, a chat-borne event never shown beside its twin, and an
+//! event Twitch delivered twice shown once.
 
 use onair_common::event::Origin;
 
@@ -116,6 +117,13 @@ impl App {
                 return;
             }
         } else {
+            // Twitch's message id names one event: a relay whose machine went down before its
+            // sync hands on Twitch's re-delivery under a new seq, already on screen.
+            if self.events.iter().any(|r| {
+                matches!(r, EventRow::Event { event, .. } if event.origin != Origin::Irc && event.id == e.id)
+            }) {
+                return;
+            }
             // A chat-borne twin already shown (same type and person) gives way to the relay's.
             let who = derive::who(&e);
             if let Some(row) = self.events.iter_mut().find(|r| {
