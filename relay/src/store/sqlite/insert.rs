@@ -85,7 +85,7 @@ pub(super) fn with_seqs(
     let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
     let Head { last_seq, .. } = super::head(&tx, u64::MAX)?;
     // Seqs clients may hold from before a restart of the machine count as given.
-    let last_seq = last_seq.max(super::reserve::floor(&tx)?);
+    let reserved = super::reserve::floor(&tx)?;
     for (event, received_ms) in events {
         let seq = event.seq.unwrap_or(0);
         if seq <= last_seq {
@@ -93,6 +93,14 @@ pub(super) fn with_seqs(
                 "event {seq} is at or below this store's last seq {last_seq}: importing it \
                  would give one seq two events; import into an empty store, or export with \
                  --after {last_seq}"
+            )));
+        }
+        if seq <= reserved {
+            return Err(StoreError::Import(format!(
+                "event {seq} is at or below seq {reserved}, which this store's relay may have \
+                 sent to clients before its machine restarted: importing it could give one seq \
+                 two events; start the relay once first (it goes on past {reserved}), or \
+                 export with --after {reserved}"
             )));
         }
         insert_row(&tx, Some(seq), &NewRow::of(event), received_ms)?;

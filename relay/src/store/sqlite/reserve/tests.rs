@@ -135,7 +135,10 @@ fn an_import_after_the_machine_restarted_stays_above_the_reservation() {
     let Err(crate::store::StoreError::Import(why)) = refused else {
         panic!("an import took a seq clients may hold: {refused:?}");
     };
-    assert!(why.contains(&format!("{}", 3 + AHEAD)), "{why}");
+    assert!(
+        why.contains(&format!("seq {}", 3 + AHEAD)) && why.contains("machine restarted"),
+        "says which seqs and why: {why}"
+    );
     crate::store::sqlite::insert::with_seqs(&mut conn, vec![(exported(3 + AHEAD + 1), 0)]).unwrap();
     // Once the relay started on this boot and went past the reservation, only the store's own
     // last seq counts.
