@@ -146,8 +146,6 @@ fn log_file(dir: &Path, name: &str) -> Stdio {
     Stdio::from(f)
 }
 
-/// A CA, and a certificate for `localhost` and 127.0.0.1 under it, for pebble's own HTTPS;
-/// returns the CA's file.
 /// A port free for both UDP and TCP (DNS listens on both).
 fn free_udp_and_tcp_port() -> u16 {
     loop {

@@ -26,24 +26,21 @@ pub struct RedisServer {
 impl RedisServer {
     /// Starts one and waits until it answers `PING`.
     pub async fn start() -> Self {
-        let mut server = Self {
-            child: None,
-            port: free_port(),
-            dir: tempfile::tempdir().unwrap(),
-            tls: None,
-        };
-        server.launch().await;
-        server
+        Self::launched(false).await
     }
 
     /// One that speaks only TLS, with a certificate for `localhost` from a CA of its own
     /// ([`RedisServer::ca_file`]); waits until it is ready.
     pub async fn start_tls() -> Self {
+        Self::launched(true).await
+    }
+
+    async fn launched(tls: bool) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let mut server = Self {
             child: None,
             port: free_port(),
-            tls: Some(test_ca::write(dir.path(), "redis")),
+            tls: tls.then(|| test_ca::write(dir.path(), "redis")),
             dir,
         };
         server.launch().await;

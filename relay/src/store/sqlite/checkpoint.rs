@@ -183,6 +183,7 @@ impl Checkpointer {
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
+    use super::super::disk_file::wal_of;
     use super::super::insert::NewRow;
     use super::super::test_writer::{event, start, stop};
     use super::*;
@@ -229,12 +230,6 @@ mod tests {
         assert!(!worth_copying(COPY_AT - 1), "a few hundred webhooks' worth");
         assert!(worth_copying(COPY_AT));
         assert!(worth_copying(FINISH_AT));
-    }
-
-    fn wal_of(path: &Path) -> std::path::PathBuf {
-        let mut wal = path.as_os_str().to_owned();
-        wal.push("-wal");
-        wal.into()
     }
 
     /// The WAL's salts, which change each time it starts over.

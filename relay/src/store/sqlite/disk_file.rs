@@ -2,7 +2,7 @@
 //! copy), from a thread of its own rather than through SQLite.
 
 use std::fs::File;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// A file synced from a thread of its own: opened on first use, and opened again after a failed
 /// sync, since a descriptor may stay broken once the kernel has reported a write error on it.
@@ -31,4 +31,11 @@ impl DiskFile {
         }
         synced
     }
+}
+
+/// The WAL SQLite keeps beside the database file `db`.
+pub(super) fn wal_of(db: &Path) -> PathBuf {
+    let mut wal = db.as_os_str().to_owned();
+    wal.push("-wal");
+    wal.into()
 }

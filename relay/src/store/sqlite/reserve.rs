@@ -15,6 +15,8 @@ use std::path::Path;
 
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 
+use super::disk_file::wal_of;
+
 /// How far ahead of the last seq given each reservation reaches.
 pub(super) const AHEAD: u64 = 4096;
 
@@ -32,6 +34,13 @@ fn set_meta(conn: &Connection, key: &str, value: &str) -> rusqlite::Result<()> {
     .map(drop)
 }
 
+/// The reservation last written (0 before the first).
+fn reservation(conn: &Connection) -> rusqlite::Result<u64> {
+    Ok(meta(conn, "seq_reserved")?
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0))
+}
+
 /// This boot of the machine (`None` where the system does not say: then every start counts as
 /// after a restart of the machine, which costs a gap in the seqs and nothing else).
 pub(super) fn boot_id() -> Option<String> {
@@ -39,17 +48,16 @@ pub(super) fn boot_id() -> Option<String> {
     Some(id.trim().to_owned()).filter(|id| !id.is_empty())
 }
 
-/// Before the writer's first commit: what was read so far is made durable (a relay killed on
-/// this boot may have left commits the kernel still holds), seqs go on past the reservation if
-/// the machine restarted since it was written, and this boot is recorded. Returns the durable
-/// reservation.
+/// Before the writer's first commit, on its connection while that is still
+/// `synchronous = FULL` (so this commit is durable when it returns): what was read so far is made
+/// durable (a relay killed on this boot may have left commits the kernel still holds), seqs go on
+/// past the reservation if the machine restarted since it was written, and this boot is
+/// recorded. Returns the durable reservation.
 pub(super) fn open(conn: &mut Connection, db: &Path, boot: Option<&str>) -> std::io::Result<u64> {
     sync_files(db)?;
-    let reserved = (|| {
+    (|| {
         let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-        let reserved: u64 = meta(&tx, "seq_reserved")?
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(0);
+        let reserved = reservation(&tx)?;
         let written_on = meta(&tx, "boot_id")?;
         if boot.is_none() || written_on.as_deref() != boot {
             skip_to(&tx, reserved)?;
@@ -60,10 +68,7 @@ pub(super) fn open(conn: &mut Connection, db: &Path, boot: Option<&str>) -> std:
         tx.commit()?;
         Ok::<_, rusqlite::Error>(reserved)
     })()
-    .map_err(std::io::Error::other)?;
-    // The skip and the boot id are durable before any event is published under them.
-    sync_files(db)?;
-    Ok(reserved)
+    .map_err(std::io::Error::other)
 }
 
 /// The next seq given is above `seq`.
@@ -83,14 +88,12 @@ fn skip_to(tx: &Transaction<'_>, seq: u64) -> rusqlite::Result<()> {
 }
 
 fn sync_files(db: &Path) -> std::io::Result<()> {
-    let mut wal = db.as_os_str().to_owned();
-    wal.push("-wal");
-    for path in [db.as_os_str(), wal.as_os_str()] {
+    for path in [db.to_owned(), wal_of(db)] {
         // Writable: some systems sync only a handle that may write.
         match std::fs::OpenOptions::new()
             .read(true)
             .write(true)
-            .open(path)
+            .open(&path)
         {
             Ok(f) => f.sync_all()?,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
@@ -139,9 +142,7 @@ pub(super) fn floor(conn: &Connection) -> rusqlite::Result<u64> {
     if boot.is_some() && meta(conn, "boot_id")? == boot {
         return Ok(0);
     }
-    Ok(meta(conn, "seq_reserved")?
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0))
+    reservation(conn)
 }
 
 #[cfg(test)]

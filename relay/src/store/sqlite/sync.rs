@@ -43,7 +43,7 @@ pub(super) enum Done {
 }
 
 /// The highest seq readers may see: everything at or below it was published to live clients.
-/// Shared by the engine's readers and the [`Durability`] and [`Syncer`] that move it.
+/// Shared by the engine's readers and the [`Outlet`] that moves it.
 #[derive(Debug, Clone)]
 pub(super) struct Watermark(Arc<AtomicU64>);
 
@@ -80,16 +80,39 @@ impl Batch {
         }
     }
 
+    /// The events it stored.
+    fn stored(&self) -> impl Iterator<Item = &Arc<Stored>> {
+        self.done.iter().filter_map(|d| match d {
+            Done::Event(_, Some(stored)) => Some(stored),
+            _ => None,
+        })
+    }
+
     /// The highest seq it stored (0 when it stored none).
     pub(super) fn last_seq(&self) -> u64 {
-        self.done
-            .iter()
-            .filter_map(|d| match d {
-                Done::Event(_, Some(stored)) => Some(stored.seq),
-                _ => None,
-            })
-            .max()
-            .unwrap_or(0)
+        self.stored().map(|s| s.seq).max().unwrap_or(0)
+    }
+}
+
+/// Where committed events go: the watermark readers stop at, then the feed.
+#[derive(Clone)]
+pub(super) struct Outlet {
+    pub(super) feed: Arc<dyn Feed>,
+    pub(super) published: Watermark,
+}
+
+impl Outlet {
+    /// Publishes the batch's events, in seq order, unless it went out already. Readable first,
+    /// then live: a client resuming from a live seq finds it in the store.
+    fn publish(&self, batch: &mut Batch) {
+        if batch.published {
+            return;
+        }
+        for stored in batch.stored() {
+            self.published.set(stored.seq);
+            self.feed.event(stored.clone());
+        }
+        batch.published = true;
     }
 }
 
@@ -98,17 +121,21 @@ impl Batch {
 /// overlap the sync, on the writer's own thread.
 pub(super) struct Durability {
     syncer: Arc<Mutex<Syncer>>,
+    counts: Arc<Counts>,
+    outlet: Outlet,
+    to_thread: mpsc::Sender<Batch>,
+}
+
+/// What the writer counts up and the sync thread counts down (and raises).
+struct Counts {
     /// Batches on their way to the sync thread or on it, not yet answered. Only the writer
     /// adds to it, so when it reads 0 no earlier batch can still be published after its own.
-    handed: Arc<AtomicUsize>,
+    handed: AtomicUsize,
     /// Of those, the ones whose events wait for their sync to be published. Only the writer
     /// adds to it: at 0, publishing a batch now keeps the seq order.
-    unpublished: Arc<AtomicUsize>,
+    unpublished: AtomicUsize,
     /// The highest seq reserved durably: what may be published before its own sync.
-    reserved: Arc<AtomicU64>,
-    feed: Arc<dyn Feed>,
-    published: Watermark,
-    to_thread: mpsc::Sender<Batch>,
+    reserved: AtomicU64,
 }
 
 impl Durability {
@@ -119,29 +146,23 @@ impl Durability {
         reserved: u64,
         spawn: impl FnOnce(Box<dyn FnOnce() + Send>) -> Result<JoinHandle<()>, E>,
     ) -> Result<(Self, JoinHandle<()>), E> {
-        let (feed, published) = (syncer.feed.clone(), syncer.published.clone());
-        let reserved = Arc::new(AtomicU64::new(reserved));
+        let outlet = syncer.outlet.clone();
+        let counts = Arc::new(Counts {
+            handed: AtomicUsize::new(0),
+            unpublished: AtomicUsize::new(0),
+            reserved: AtomicU64::new(reserved),
+        });
         let syncer = Arc::new(Mutex::new(syncer));
-        let handed = Arc::new(AtomicUsize::new(0));
-        let unpublished = Arc::new(AtomicUsize::new(0));
         let (to_thread, rx) = mpsc::channel();
         let thread = {
-            let counts = Counts {
-                handed: handed.clone(),
-                unpublished: unpublished.clone(),
-                reserved: reserved.clone(),
-            };
-            let syncer = syncer.clone();
+            let (syncer, counts) = (syncer.clone(), counts.clone());
             spawn(Box::new(move || run(&syncer, &counts, rx)))?
         };
         Ok((
             Self {
                 syncer,
-                handed,
-                unpublished,
-                reserved,
-                feed,
-                published,
+                counts,
+                outlet,
                 to_thread,
             },
             thread,
@@ -152,42 +173,31 @@ impl Durability {
     /// `queued`: whether more requests wait for the writer, whose next commit the sync thread's
     /// work would overlap.
     pub(super) fn settle(&self, mut batch: Batch, queued: bool) {
-        if self.unpublished.load(Ordering::Acquire) == 0
-            && batch.last_seq() <= self.reserved.load(Ordering::Acquire)
+        let counts = &*self.counts;
+        if counts.unpublished.load(Ordering::Acquire) == 0
+            && batch.last_seq() <= counts.reserved.load(Ordering::Acquire)
         {
-            for d in &batch.done {
-                if let Done::Event(_, Some(stored)) = d {
-                    publish(&self.published, &*self.feed, stored.clone());
-                }
-            }
-            batch.published = true;
+            self.outlet.publish(&mut batch);
         }
-        if !queued && self.handed.load(Ordering::Acquire) == 0 {
-            lock(&self.syncer).settle(vec![batch], &self.reserved);
+        if !queued && counts.handed.load(Ordering::Acquire) == 0 {
+            lock(&self.syncer).settle(vec![batch], &counts.reserved);
             return;
         }
         let waits = !batch.published;
-        self.handed.fetch_add(1, Ordering::AcqRel);
+        counts.handed.fetch_add(1, Ordering::AcqRel);
         if waits {
-            self.unpublished.fetch_add(1, Ordering::AcqRel);
+            counts.unpublished.fetch_add(1, Ordering::AcqRel);
         }
         if let Err(mpsc::SendError(batch)) = self.to_thread.send(batch) {
             // The sync thread is gone (a panic took it, and the batches it held answered 500):
             // settle here rather than leave this batch and every later one unanswered.
-            lock(&self.syncer).settle(vec![batch], &self.reserved);
-            self.handed.fetch_sub(1, Ordering::AcqRel);
+            lock(&self.syncer).settle(vec![batch], &counts.reserved);
+            counts.handed.fetch_sub(1, Ordering::AcqRel);
             if waits {
-                self.unpublished.fetch_sub(1, Ordering::AcqRel);
+                counts.unpublished.fetch_sub(1, Ordering::AcqRel);
             }
         }
     }
-}
-
-/// What the sync thread counts down and raises, shared with the writer's [`Durability`].
-struct Counts {
-    handed: Arc<AtomicUsize>,
-    unpublished: Arc<AtomicUsize>,
-    reserved: Arc<AtomicU64>,
 }
 
 /// The sync thread: until the writer hangs up, takes every batch handed so far, syncs once,
@@ -216,9 +226,8 @@ fn lock(syncer: &Mutex<Syncer>) -> MutexGuard<'_, Syncer> {
 /// What makes committed batches durable, and then tells everyone.
 pub(super) struct Syncer {
     pub(super) wal: DiskFile,
-    pub(super) feed: Arc<dyn Feed>,
+    pub(super) outlet: Outlet,
     pub(super) failing: Arc<AtomicBool>,
-    pub(super) published: Watermark,
     /// A sync failed once: a later one that passes does not prove the pages written before it
     /// reached the disk (the kernel reports a write error once), so no reservation counts from
     /// then on, and events go out early only within the last one proved.
@@ -238,8 +247,9 @@ impl Syncer {
                 {
                     reserved.fetch_max(r, Ordering::AcqRel);
                 }
-                for batch in batches {
-                    self.answer(batch);
+                for mut batch in batches {
+                    self.outlet.publish(&mut batch);
+                    answer(batch);
                 }
             }
             Err(e) => {
@@ -251,50 +261,30 @@ impl Syncer {
                 self.failing.store(true, Ordering::Relaxed);
                 self.failed_once = true;
                 tracing::error!(error = %e, "syncing the database to disk failed");
-                for batch in batches {
-                    self.publish_only(batch);
+                // Dropping the replies answers 500.
+                for mut batch in batches {
+                    self.outlet.publish(&mut batch);
                 }
-            }
-        }
-    }
-
-    fn answer(&self, batch: Batch) {
-        for d in batch.done {
-            match d {
-                Done::Event(reply, Some(stored)) => {
-                    let seq = stored.seq;
-                    if !batch.published {
-                        publish(&self.published, &*self.feed, stored);
-                    }
-                    let _ = reply.send(Ok(Appended::Stored(seq)));
-                }
-                Done::Event(reply, None) => {
-                    let _ = reply.send(Ok(Appended::Duplicate));
-                }
-                Done::Revocation(reply, new) => {
-                    let _ = reply.send(Ok(new));
-                }
-            }
-        }
-    }
-
-    /// Publishes what a failed sync left committed; dropping the replies answers 500.
-    fn publish_only(&self, batch: Batch) {
-        if batch.published {
-            return;
-        }
-        for d in batch.done {
-            if let Done::Event(_, Some(stored)) = d {
-                publish(&self.published, &*self.feed, stored);
             }
         }
     }
 }
 
-/// Readable first, then live: a client resuming from a live seq finds it in the store.
-fn publish(published: &Watermark, feed: &dyn Feed, stored: Arc<Stored>) {
-    published.set(stored.seq);
-    feed.event(stored);
+/// Answers a published batch: each request learns what its job did.
+fn answer(batch: Batch) {
+    for d in batch.done {
+        match d {
+            Done::Event(reply, Some(stored)) => {
+                let _ = reply.send(Ok(Appended::Stored(stored.seq)));
+            }
+            Done::Event(reply, None) => {
+                let _ = reply.send(Ok(Appended::Duplicate));
+            }
+            Done::Revocation(reply, new) => {
+                let _ = reply.send(Ok(new));
+            }
+        }
+    }
 }
 
 #[cfg(test)]

@@ -20,11 +20,11 @@ use rusqlite::Connection;
 use tokio::sync::{mpsc, oneshot};
 
 use super::checkpoint::{self, Checkpointer, WalState};
-use super::disk_file::DiskFile;
+use super::disk_file::{DiskFile, wal_of};
 use super::insert::{NewRow, insert_event, insert_revocation};
 use super::prune::{self, Pruning};
 use super::seen::{self, Seen};
-use super::sync::{Batch, Done, Durability, Syncer, Watermark};
+use super::sync::{Batch, Done, Durability, Outlet, Syncer, Watermark};
 use super::{open_error, reserve, schema};
 use crate::store::{Appended, Feed, StoreError};
 
@@ -109,13 +109,10 @@ impl Writer {
         let (stop_checkpoints, checkpoints_stopped) = std_mpsc::channel::<()>();
         let (tx, rx) = mpsc::channel(QUEUE_DEPTH);
         let failing = Arc::new(AtomicBool::new(false));
-        let mut wal_path = path.as_os_str().to_owned();
-        wal_path.push("-wal");
         let syncer = Syncer {
-            wal: DiskFile::new(wal_path.into()),
-            feed,
+            wal: DiskFile::new(wal_of(path)),
+            outlet: Outlet { feed, published },
             failing: failing.clone(),
-            published,
             failed_once: false,
         };
         let spawn = |name: &str, f: Box<dyn FnOnce() + Send>| {

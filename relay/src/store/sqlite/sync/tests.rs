@@ -83,9 +83,11 @@ fn rig_reserved(wal: PathBuf, reserved: u64) -> Rig {
     let published = Watermark::at(0);
     let syncer = Syncer {
         wal: DiskFile::new(wal),
-        feed: feed.clone(),
+        outlet: Outlet {
+            feed: feed.clone(),
+            published: published.clone(),
+        },
         failing: failing.clone(),
-        published: published.clone(),
         failed_once: false,
     };
     let (durability, thread) =
@@ -234,7 +236,7 @@ fn once_the_sync_thread_has_answered_all_it_was_handed_the_writer_syncs_again() 
     }
     // The count drops just after the answers, once the thread lets go of the syncer.
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    while rig.durability.handed.load(Ordering::Acquire) != 0 {
+    while rig.durability.counts.handed.load(Ordering::Acquire) != 0 {
         assert!(
             std::time::Instant::now() < deadline,
             "the sync thread still counts batches it answered"
@@ -285,7 +287,7 @@ fn a_batch_beyond_the_reservation_waits_for_its_sync_which_makes_its_reservation
         "published by the sync thread, after the sync"
     );
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    while rig.durability.handed.load(Ordering::Acquire) != 0 {
+    while rig.durability.counts.handed.load(Ordering::Acquire) != 0 {
         assert!(std::time::Instant::now() < deadline, "never counted down");
         std::thread::yield_now();
     }
@@ -303,7 +305,7 @@ fn a_reserved_batch_is_not_published_ahead_of_one_waiting_for_its_sync() {
     // Seq 1 was beyond the reservation: the sync thread publishes it, and is held there.
     let (_first, release) = hold_seq_one(&rig);
     // Meanwhile a reservation became durable (say a batch on that same thread wrote it).
-    rig.durability.reserved.store(100, Ordering::Release);
+    rig.durability.counts.reserved.store(100, Ordering::Release);
     let (b, second) = batch(&[Some(2)]);
     rig.durability.settle(b, true);
     assert_eq!(rig.feed.seqs(), [1], "seq 2 must wait for seq 1 to be out");
@@ -328,7 +330,7 @@ fn after_a_failed_sync_no_reservation_counts_even_once_syncs_pass_again() {
     rig.durability.settle(b, false);
     assert!(matches!(passed[0].try_recv(), Ok(Ok(Appended::Stored(2)))));
     assert_eq!(
-        rig.durability.reserved.load(Ordering::Acquire),
+        rig.durability.counts.reserved.load(Ordering::Acquire),
         0,
         "a sync that passes after one failed proves nothing about the pages before it"
     );
