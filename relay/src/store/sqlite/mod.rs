@@ -2,14 +2,15 @@
 //! on Twitch's message id by the writer, see [`seen`]), revocations, and client token hashes.
 //! One writer thread commits in groups (see [`writer`]); each commit is acknowledged once it is
 //! durable, and published once it is durable or its seqs are reserved durably (see [`sync`],
-//! [`reserve`]). Readers come from a small pool, run on the blocking thread pool, and see only
-//! what is published, as live clients do.
+//! [`reserve`]). Readers come from a small pool (see [`readers`]) and see only what is
+//! published, as live clients do.
 
 mod checkpoint;
 pub(super) mod clients;
 mod disk_file;
 mod insert;
 mod prune;
+mod readers;
 mod reserve;
 mod schema;
 mod seen;
@@ -19,24 +20,17 @@ mod test_writer;
 mod writer;
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::path::Path;
+use std::sync::Arc;
 
 use onair_common::Event;
 use onair_common::eventsub::Subscription;
 use rusqlite::{Connection, params_from_iter};
 
 use super::{Appended, ClientId, ClientInfo, Feed, Head, Page, Query, Row, StoreError};
+use readers::Readers;
 use sync::Watermark;
 use writer::Writer;
-
-/// How many idle read connections are kept.
-const MAX_IDLE_READERS: usize = 8;
-/// Reads running at once on the blocking pool: as many as idle connections are kept, so a burst
-/// of reads (thousands of clients connecting) never opens and closes connections, and takes
-/// neither the descriptors `accept` needs (three per connection with WAL) nor, beyond a few
-/// threads, the memory each blocking thread holds (a stack and a malloc arena).
-const MAX_CONCURRENT_READS: usize = MAX_IDLE_READERS;
 
 fn open_error(path: &Path, e: impl std::fmt::Display) -> StoreError {
     StoreError::Open {
@@ -48,10 +42,7 @@ fn open_error(path: &Path, e: impl std::fmt::Display) -> StoreError {
 /// The SQLite engine: a pool of read connections, and the writer once started.
 #[derive(Debug, Clone)]
 pub(super) struct Sqlite {
-    path: Arc<PathBuf>,
-    // Idle connections; the lock is held only to push or pop, never across a query or an await.
-    idle: Arc<Mutex<Vec<Connection>>>,
-    reads: Arc<tokio::sync::Semaphore>,
+    readers: Readers,
     // Written once when the database is created; read at open rather than per welcome.
     epoch: Arc<str>,
     writer: Option<Writer>,
@@ -86,9 +77,7 @@ impl Sqlite {
             })
             .map_err(|e| open_error(path, e))?;
         Ok(Self {
-            path: Arc::new(path.to_owned()),
-            idle: Arc::new(Mutex::new(vec![conn])),
-            reads: Arc::new(tokio::sync::Semaphore::new(MAX_CONCURRENT_READS)),
+            readers: Readers::new(path, conn),
             epoch: epoch.into(),
             writer: None,
             feed: None,
@@ -99,13 +88,14 @@ impl Sqlite {
 
     /// The database file.
     pub(super) fn path(&self) -> &Path {
-        &self.path
+        self.readers.path()
     }
 
     pub(super) fn start(&mut self, feed: Arc<dyn Feed>) -> Result<Running, StoreError> {
-        let found = self.with_conn(|c| head(c, u64::MAX))?;
+        let found = self.readers.now(|c| head(c, u64::MAX))?;
         self.published.set(found.last_seq);
-        let (writer, thread) = Writer::start(&self.path, feed.clone(), self.published.clone())?;
+        let (writer, thread) =
+            Writer::start(self.readers.path(), feed.clone(), self.published.clone())?;
         self.writer = Some(writer.clone());
         self.feed = Some(feed);
         Ok(Running { writer, thread })
@@ -135,7 +125,8 @@ impl Sqlite {
             .unwrap_or_default()
             .to_owned();
         let login = self
-            .read(move |c| channel_login(c, &id))
+            .readers
+            .pooled(move |c| channel_login(c, &id))
             .await
             .ok()
             .flatten();
@@ -164,47 +155,9 @@ impl Sqlite {
         self.writer.as_ref().is_none_or(|w| !w.failing())
     }
 
-    /// Runs `f` on a read connection, synchronously (CLI commands).
-    fn with_conn<T>(
-        &self,
-        f: impl FnOnce(&Connection) -> Result<T, StoreError>,
-    ) -> Result<T, StoreError> {
-        let popped = self.idle.lock().unwrap_or_else(|p| p.into_inner()).pop();
-        let conn = match popped {
-            Some(c) => c,
-            None => schema::open(&self.path)?,
-        };
-        let out = f(&conn);
-        let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
-        if idle.len() < MAX_IDLE_READERS {
-            idle.push(conn);
-        }
-        out
-    }
-
-    /// Runs `f` on a read connection on the blocking pool.
-    async fn read<T: Send + 'static>(
-        &self,
-        f: impl FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
-    ) -> Result<T, StoreError> {
-        let permit = self
-            .reads
-            .clone()
-            .acquire_owned()
-            .await
-            .map_err(|_| StoreError::Closed)?;
-        let store = self.clone();
-        tokio::task::spawn_blocking(move || {
-            let _permit = permit;
-            store.with_conn(f)
-        })
-        .await
-        .map_err(|_| StoreError::Closed)?
-    }
-
     pub(super) async fn head(&self) -> Result<Head, StoreError> {
         let published = self.published.get();
-        self.read(move |c| head(c, published)).await
+        self.readers.point(move |c| head(c, published)).await
     }
 
     pub(super) fn epoch(&self) -> Arc<str> {
@@ -213,7 +166,7 @@ impl Sqlite {
 
     pub(super) async fn rows(&self, q: Query) -> Result<Page<Row>, StoreError> {
         let published = self.published.get();
-        self.read(move |c| rows(c, &q, published)).await
+        self.readers.pooled(move |c| rows(c, &q, published)).await
     }
 
     pub(super) async fn stats(
@@ -221,44 +174,47 @@ impl Sqlite {
         channel: Option<String>,
         since_ms: i64,
     ) -> Result<BTreeMap<String, u64>, StoreError> {
-        self.read(move |c| {
-            let mut stmt = c.prepare_cached(
-                "SELECT type, COUNT(*) FROM events
+        self.readers
+            .pooled(move |c| {
+                let mut stmt = c.prepare_cached(
+                    "SELECT type, COUNT(*) FROM events
                  WHERE received_ms >= ?1 AND (?2 IS NULL OR channel_login = ?2) GROUP BY type",
-            )?;
-            let rows = stmt.query_map(rusqlite::params![since_ms, channel], |r| {
-                Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?.max(0) as u64))
-            })?;
-            Ok(rows.collect::<Result<_, _>>()?)
-        })
-        .await
+                )?;
+                let rows = stmt.query_map(rusqlite::params![since_ms, channel], |r| {
+                    Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?.max(0) as u64))
+                })?;
+                Ok(rows.collect::<Result<_, _>>()?)
+            })
+            .await
     }
 
     pub(super) async fn authenticate(&self, token: String) -> Result<Option<ClientId>, StoreError> {
-        self.read(move |c| clients::authenticate(c, &token)).await
+        self.readers
+            .point(move |c| clients::authenticate(c, &token))
+            .await
     }
 
     pub(super) async fn client_ids(&self) -> Result<Vec<ClientId>, StoreError> {
-        self.read(clients::ids).await
+        self.readers.pooled(clients::ids).await
     }
 
     pub(super) fn add_client(&self, name: &str) -> Result<String, StoreError> {
-        self.with_conn(|c| clients::add(c, name))
+        self.readers.now(|c| clients::add(c, name))
     }
 
     pub(super) fn clients(&self) -> Result<Vec<ClientInfo>, StoreError> {
-        self.with_conn(clients::list)
+        self.readers.now(clients::list)
     }
 
     pub(super) fn remove_client(&self, name: &str) -> Result<(), StoreError> {
-        self.with_conn(|c| clients::remove(c, name))
+        self.readers.now(|c| clients::remove(c, name))
     }
 
     pub(super) async fn insert_with_seqs(
         &self,
         events: Vec<(Event, i64)>,
     ) -> Result<(), StoreError> {
-        let path = self.path.clone();
+        let path = self.path().to_owned();
         tokio::task::spawn_blocking(move || {
             let mut conn = schema::open(&path)?;
             insert::with_seqs(&mut conn, events)
@@ -269,7 +225,7 @@ impl Sqlite {
 
     /// A write that changes nothing, and a read.
     pub(super) fn probe(&self) -> Result<(), StoreError> {
-        self.with_conn(|c| {
+        self.readers.now(|c| {
             c.execute_batch("BEGIN IMMEDIATE; ROLLBACK;")?;
             head(c, u64::MAX).map(|_| ())
         })
