@@ -4,8 +4,8 @@
 //! Why not wait on the cancellation token and the status channel directly: a socket's loop
 //! polls its branches in turn each time it wakes, twice for every event it sends, and a pending
 //! token or broadcast receiver is polled under locks that every socket of that client (or of the
-//! relay) shares. The bell is the socket's own: waiting on it is a few atomic operations on memory no
-//! other socket touches, and the shared state is read only after a ring, which is rare.
+//! relay) shares. The bell is the socket's own: until it rings, a look at it is a single read (no
+//! write), and the shared state is read only after a ring, which is rare.
 
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU8, Ordering};

@@ -95,8 +95,8 @@ pub(super) struct FanOut {
 }
 
 /// Both servers' figures side by side, with their ratio.
-pub(super) fn print(b: &FanOut, r: &FanOut) {
-    println!("                 baseline     relay     relay/baseline");
+pub(super) fn print(b: &FanOut, r: &FanOut, ours: &str) {
+    println!("                 baseline {ours:>9}     {ours}/baseline");
     for (what, b, r) in [
         ("answer p50", b.answered_p50, r.answered_p50),
         ("first p50", b.first_p50, r.first_p50),

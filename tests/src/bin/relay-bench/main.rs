@@ -4,8 +4,11 @@
 //!
 //! ```sh
 //! cargo build --release -p onair-relay -p onair-tests --bin onair-relay --bin bench-baseline --bin relay-bench
-//! target/release/relay-bench [SECONDS] [ROUNDS] [intake|fanout] [CLIENTS,...]
+//! target/release/relay-bench [SECONDS] [ROUNDS] [intake|fanout|calibrate] [CLIENTS,...]
 //! ```
+//!
+//! `calibrate` runs the fan-out with a second baseline in the relay's place: how far apart two
+//! identical servers land on this machine, which is as close as a ratio can be read.
 //!
 //! 1. Intake at 32, 64 and 128 concurrent senders: signed webhooks per second through verify,
 //!    dedupe and a durable commit (then 204), against an endpoint that reads the body and
@@ -40,7 +43,7 @@ async fn main() {
     let seconds = arg(1, 5);
     let rounds = arg(2, 100);
     let only = std::env::args().nth(3).unwrap_or_default();
-    if only != "fanout" {
+    if only != "fanout" && only != "calibrate" {
         intake(seconds).await;
     }
     if only != "intake" {
@@ -50,7 +53,7 @@ async fn main() {
                 .map(|n| n.parse().expect("CLIENTS: numbers"))
                 .collect()
         });
-        fan_outs(rounds, &sizes).await;
+        fan_outs(rounds, &sizes, only == "calibrate").await;
     }
 }
 
@@ -91,7 +94,8 @@ async fn measured(pid: u32, base: &str, seconds: u64, senders: u64) -> (f64, f64
     (rate, per(server1 - server0), per(loader1 - loader0))
 }
 
-async fn fan_outs(rounds: u64, sizes: &[u64]) {
+/// The fan-outs, each against the relay, or with `calibrate` against a second baseline.
+async fn fan_outs(rounds: u64, sizes: &[u64], calibrate: bool) {
     for &clients in sizes {
         let rounds = if clients > 1_000 { rounds / 3 } else { rounds };
         // Both servers' clients at once need twice the sockets in this process.
@@ -110,14 +114,25 @@ async fn fan_outs(rounds: u64, sizes: &[u64]) {
             "{{\"type\":\"event\",\"event\":{}}}",
             fixture("channel.raid")
         );
-        let baseline = Target::Baseline(&base, frame);
+        let baseline = Target::Baseline(&base, frame.clone());
         let dir = tempfile::tempdir().unwrap();
-        let relay = start_relay(dir.path()).await;
+        let (relay, second) = if calibrate {
+            (None, Some(Baseline::start()))
+        } else {
+            (Some(start_relay(dir.path()).await), None)
+        };
         // A client token takes at most 1,000 sockets.
-        let tokens: Vec<_> = (0..clients.div_ceil(1_000))
-            .map(|i| relay.add_client(&format!("bench-{i}")))
-            .collect();
-        let ours = Target::Relay(&relay, &tokens, relay.twitch_from("127.0.0.1"));
+        let tokens: Vec<String> = match &relay {
+            Some(relay) => (0..clients.div_ceil(1_000))
+                .map(|i| relay.add_client(&format!("bench-{i}")))
+                .collect(),
+            None => Vec::new(),
+        };
+        let ours = match (&relay, &second) {
+            (Some(relay), _) => Target::Relay(relay, &tokens, relay.twitch_from("127.0.0.1")),
+            (None, Some(second)) => Target::Baseline(second, frame),
+            (None, None) => unreachable!("one of the two was started"),
+        };
         let http = reqwest::Client::new();
         let (b, r) = if together {
             // Round by round, in turns (ABBA), so a slow minute of the machine or the disk
@@ -148,7 +163,7 @@ async fn fan_outs(rounds: u64, sizes: &[u64]) {
             (b, r.figures())
         };
         drop(relay);
-        fleet::print(&b, &r);
+        fleet::print(&b, &r, if calibrate { "baseline 2" } else { "relay" });
     }
 }
 
