@@ -8,7 +8,7 @@
 //! write), and the shared state is read only after a ring, which is rare.
 
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
 use std::task::{Context, Poll, Waker};
 
 /// Rung since the socket last looked.
@@ -21,6 +21,9 @@ pub struct Bell {
     state: AtomicU8,
     // Locked only to put the socket's waker in (once per ring) and by a ring to take it.
     waker: Mutex<Option<Waker>>,
+    // The data pointer of the waker in the slot: a look with another waker (the socket's task
+    // replaced, or a one-off poll) puts its own in rather than trusting the slot.
+    waker_data: AtomicUsize,
 }
 
 impl Bell {
@@ -30,6 +33,7 @@ impl Bell {
         Self {
             state: AtomicU8::new(RUNG),
             waker: Mutex::new(None),
+            waker_data: AtomicUsize::new(0),
         }
     }
 
@@ -48,21 +52,23 @@ impl Bell {
         }
     }
 
-    /// Ready once after one or more rings. Polled by the socket's own task only, whose waker
-    /// stays in the slot from one look to the next until a ring takes it.
+    /// Ready once after one or more rings. The socket's waker stays in the slot from one look
+    /// to the next until a ring takes it (or a look comes with another waker).
     pub fn poll_rung(&self, cx: &mut Context<'_>) -> Poll<()> {
         // A socket looks twice for every event it sends, so until a ring a look only reads:
         // a write would take the cache line from the other core, where neighbouring sockets'
         // bells and state are (a swap and a waker registration per look were 2% of the
         // relay's CPU in a fan-out to 1,000 sockets).
+        let data = cx.waker().data() as usize;
         match self.state.load(Ordering::Acquire) {
-            WAITING => return Poll::Pending,
+            WAITING if self.waker_data.load(Ordering::Relaxed) == data => return Poll::Pending,
             s if s & RUNG != 0 => return self.take_ring(),
             _ => {}
         }
         {
             let mut slot = self.waker.lock().unwrap_or_else(|p| p.into_inner());
             *slot = Some(cx.waker().clone());
+            self.waker_data.store(data, Ordering::Relaxed);
             self.state.fetch_or(WAITING, Ordering::Relaxed);
         }
         // A ring before the waker was in its slot woke no one: look again.
@@ -143,6 +149,24 @@ mod tests {
             .expect("the ring was lost");
             ring.await.unwrap();
         }
+    }
+
+    /// A one-off look with another waker (a noop, say) must not leave the socket's own waker
+    /// out of the slot.
+    #[test]
+    fn a_look_with_another_waker_puts_that_waker_in() {
+        let wakes = Arc::new(Count::default());
+        let bell = Bell::rung();
+        assert_eq!(poll(&bell, &wakes), Poll::Ready(()));
+        let noop = bell.poll_rung(&mut Context::from_waker(std::task::Waker::noop()));
+        assert_eq!(noop, Poll::Pending);
+        assert_eq!(poll(&bell, &wakes), Poll::Pending);
+        bell.ring();
+        assert_eq!(
+            wakes.0.load(Ordering::SeqCst),
+            1,
+            "the socket's waker was woken"
+        );
     }
 
     /// A ring's wake-up can come after the socket has seen the ring and put its waker back

@@ -76,27 +76,30 @@ impl Readers {
         .map_err(|_| StoreError::Closed)?
     }
 
-    /// Runs `f`, a point read of a few hot pages, on this thread when a connection is idle, and
-    /// on the blocking pool otherwise.
+    /// Runs `f`, a point read of a few hot pages, on this thread when a connection is idle and
+    /// no other connection holds a lock it needs; on the blocking pool otherwise.
     ///
     /// Such a read takes microseconds, less than the hand-off to a blocking thread and back.
     /// Every WebSocket connection makes three (its token, the welcome's bounds, a live-only
     /// subscription's head): through the blocking pool, a burst of connecting clients queued
     /// there with hyper's buffers held meanwhile, and sat behind any page reads of clients
-    /// catching up. A point read never opens a connection here: without an idle one, it waits
-    /// its turn like any read.
+    /// catching up. Here it never waits: a WAL reader is blocked only by a lock another
+    /// process holds (while it recovers a crashed writer's WAL, say), and then the read goes to
+    /// the pool, which waits for it. Nor does it open a connection: without an idle one, it
+    /// waits its turn like any read.
     pub(super) async fn point<T: Send + 'static>(
         &self,
-        f: impl FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+        f: impl Fn(&Connection) -> Result<T, StoreError> + Send + 'static,
     ) -> Result<T, StoreError> {
-        match self.take_idle() {
-            Some(conn) => {
-                let out = f(&conn);
-                self.give_back(conn);
-                out
+        if let Some(conn) = self.take_idle() {
+            let out = without_waiting(&conn, &f);
+            self.give_back(conn);
+            match out {
+                Err(e) if is_busy(&e) => {}
+                out => return out,
             }
-            None => self.pooled(f).await,
         }
+        self.pooled(f).await
     }
 
     fn take_idle(&self) -> Option<Connection> {
@@ -109,6 +112,25 @@ impl Readers {
             idle.push(conn);
         }
     }
+}
+
+/// Runs `f` with the connection failing at once, rather than waiting, on a lock it cannot take.
+fn without_waiting<T>(
+    conn: &Connection,
+    f: impl Fn(&Connection) -> Result<T, StoreError>,
+) -> Result<T, StoreError> {
+    conn.busy_timeout(std::time::Duration::ZERO)?;
+    let out = f(conn);
+    conn.busy_timeout(schema::BUSY_TIMEOUT)?;
+    out
+}
+
+fn is_busy(e: &StoreError) -> bool {
+    matches!(
+        e,
+        StoreError::Sql(rusqlite::Error::SqliteFailure(f, _))
+            if matches!(f.code, rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
+    )
 }
 
 #[cfg(test)]
@@ -156,6 +178,43 @@ mod tests {
             );
             release.send(()).unwrap();
             busy.await.unwrap().unwrap();
+        });
+    }
+
+    /// A lock another process holds must not stop the caller's thread: the point read goes to
+    /// the pool, and this thread goes on, here to release that lock.
+    #[test]
+    fn a_point_read_never_waits_for_a_lock_on_the_callers_thread() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("relay.sqlite3");
+        let setup = schema::open(&path).unwrap();
+        schema::migrate(&setup, &path).unwrap();
+        drop(setup);
+        // Another process with the file locked: the pool's connection, opened before it
+        // reads anything, cannot read until it lets go.
+        let holder = Connection::open(&path).unwrap();
+        holder
+            .execute_batch(
+                "PRAGMA locking_mode = EXCLUSIVE; BEGIN EXCLUSIVE; DELETE FROM clients; COMMIT;",
+            )
+            .unwrap();
+        let first = Connection::open(&path).unwrap();
+        first.busy_timeout(schema::BUSY_TIMEOUT).unwrap();
+        let readers = Readers::new(&path, first);
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let release = tokio::spawn(async move {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                drop(holder);
+            });
+            // On this thread, a read that waited for the lock would keep `release` from
+            // running until its busy timeout (5 s) had passed.
+            let read = tokio::time::timeout(Duration::from_secs(2), readers.point(count));
+            assert_eq!(read.await.expect("the read held the thread").unwrap(), 0);
+            release.await.unwrap();
         });
     }
 

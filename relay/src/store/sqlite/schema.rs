@@ -50,6 +50,9 @@ CREATE TABLE IF NOT EXISTS clients (
 ";
 
 /// Opens (creating if needed) the database with the settings every connection uses.
+/// How long a statement waits for a lock another connection holds before it fails as busy.
+pub(super) const BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
 pub fn open(path: &Path) -> Result<Connection, StoreError> {
     private_file(path).map_err(|e| open_error(path, e))?;
     let conn = Connection::open(path).map_err(|e| open_error(path, e))?;
@@ -59,9 +62,9 @@ pub fn open(path: &Path) -> Result<Connection, StoreError> {
     conn.execute_batch(
         "PRAGMA journal_mode = WAL;
          PRAGMA synchronous = FULL;
-         PRAGMA busy_timeout = 5000;
          PRAGMA foreign_keys = ON;",
     )
+    .and_then(|()| conn.busy_timeout(BUSY_TIMEOUT))
     .map_err(|e| open_error(path, e))?;
     Ok(conn)
 }
