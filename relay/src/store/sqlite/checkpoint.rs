@@ -75,6 +75,16 @@ impl WalState {
         self.frames.load(Ordering::Relaxed)
     }
 
+    /// The checkpoint thread copied every frame of a WAL it saw `seen` frames long: nothing is
+    /// worth a look until the writer's next commit says otherwise (unless that commit came
+    /// meanwhile and set its own count). Without this, a relay that has not committed since it
+    /// started looked again ten times a second for as long as it stayed quiet.
+    fn copied_all(&self, seen: i64) {
+        let _ = self
+            .frames
+            .compare_exchange(seen, 0, Ordering::Relaxed, Ordering::Relaxed);
+    }
+
     /// The writer, between batches: whether to [`finish`] now. A request made while the WAL
     /// was long lapses once a commit has started it over (the first webhook after a burst's
     /// lull): checkpointing the new, short WAL would cost three syncs and make the next commit
@@ -148,7 +158,8 @@ impl Checkpointer {
     /// Checkpoints every `every` until `stop` is dropped or sent to.
     pub(super) fn run(mut self, stop: Receiver<()>, every: Duration) {
         while let Err(RecvTimeoutError::Timeout) = stop.recv_timeout(every) {
-            if !worth_copying(self.wal.frames()) {
+            let seen = self.wal.frames();
+            if !worth_copying(seen) {
                 continue;
             }
             match passive(&self.conn) {
@@ -162,6 +173,7 @@ impl Checkpointer {
                     }
                     self.wal.finish.store(true, Ordering::Relaxed);
                 }
+                Ok(p) if !p.busy && p.copied == p.frames => self.wal.copied_all(seen),
                 Ok(_) => {}
                 // A busy or failing disk: the next round tries again, and no commit waits
                 // for it (a failing disk shows in the commits and syncs themselves).
@@ -230,6 +242,43 @@ mod tests {
         assert!(!worth_copying(COPY_AT - 1), "a few hundred webhooks' worth");
         assert!(worth_copying(COPY_AT));
         assert!(worth_copying(FINISH_AT));
+    }
+
+    /// A relay that has not committed since it started (a quiet channel) copies back what a
+    /// crash left, then stops looking until a commit.
+    #[test]
+    fn a_quiet_relay_stops_looking_once_the_wal_is_copied() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("relay.sqlite3");
+        let conn = schema::open(&path).unwrap();
+        schema::migrate(&conn, &path).unwrap();
+        let wal = Arc::new(WalState::new());
+        assert!(
+            worth_copying(wal.frames()),
+            "a WAL left by a crash gets a look"
+        );
+        let checkpointer = Checkpointer::open(&path, wal.clone()).unwrap();
+        let (stop, stopped) = std::sync::mpsc::channel();
+        let thread =
+            std::thread::spawn(move || checkpointer.run(stopped, Duration::from_millis(5)));
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while wal.frames() != 0 {
+            assert!(std::time::Instant::now() < deadline, "it kept looking");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        // A commit's count is the writer's: the thread looks again once it says so.
+        wal.committed(COPY_AT + 5);
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while wal.frames() != 0 {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "it did not look again"
+            );
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        stop.send(()).unwrap();
+        thread.join().unwrap();
+        drop(conn);
     }
 
     /// The WAL's salts, which change each time it starts over.
