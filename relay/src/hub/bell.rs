@@ -176,22 +176,26 @@ mod tests {
         let bell = Arc::new(Bell::rung());
         let _ = std::future::poll_fn(|cx| bell.poll_rung(cx)).await;
         for _ in 0..2_000 {
-            let ringer = bell.clone();
-            let ring = std::thread::spawn(move || ringer.ring());
-            let look = std::future::poll_fn(|cx| bell.poll_rung(cx));
-            tokio::time::timeout(std::time::Duration::from_secs(5), look)
-                .await
-                .expect("the first ring was lost");
+            let ring = ring_elsewhere_and_look(&bell, "the first ring was lost").await;
             // Put the waker back while the ring may still be taking one.
             let _ = std::future::poll_fn(|cx| Poll::Ready(bell.poll_rung(cx))).await;
             ring.join().unwrap();
-            let ringer = bell.clone();
-            let again = std::thread::spawn(move || ringer.ring());
-            let look = std::future::poll_fn(|cx| bell.poll_rung(cx));
-            tokio::time::timeout(std::time::Duration::from_secs(5), look)
+            ring_elsewhere_and_look(&bell, "the second ring was lost")
                 .await
-                .expect("the second ring was lost");
-            again.join().unwrap();
+                .join()
+                .unwrap();
         }
+    }
+
+    /// Rings from a thread of its own and waits for the socket's look to see it; returns that
+    /// thread, which may still be waking the socket.
+    async fn ring_elsewhere_and_look(bell: &Arc<Bell>, lost: &str) -> std::thread::JoinHandle<()> {
+        let ringer = bell.clone();
+        let ring = std::thread::spawn(move || ringer.ring());
+        let look = std::future::poll_fn(|cx| bell.poll_rung(cx));
+        tokio::time::timeout(std::time::Duration::from_secs(5), look)
+            .await
+            .expect(lost);
+        ring
     }
 }

@@ -197,7 +197,7 @@ mod tests {
     #![allow(clippy::unwrap_used)]
     use super::super::disk_file::wal_of;
     use super::super::insert::NewRow;
-    use super::super::test_writer::{event, start, stop};
+    use super::super::test_writer::{event, new_database, start, stop};
     use super::*;
 
     #[test]
@@ -249,9 +249,7 @@ mod tests {
     #[test]
     fn a_quiet_relay_stops_looking_once_the_wal_is_copied() {
         let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("relay.sqlite3");
-        let conn = schema::open(&path).unwrap();
-        schema::migrate(&conn, &path).unwrap();
+        let path = new_database(dir.path());
         let wal = Arc::new(WalState::new());
         assert!(
             worth_copying(wal.frames()),
@@ -261,24 +259,20 @@ mod tests {
         let (stop, stopped) = std::sync::mpsc::channel();
         let thread =
             std::thread::spawn(move || checkpointer.run(stopped, Duration::from_millis(5)));
-        let deadline = std::time::Instant::now() + Duration::from_secs(10);
-        while wal.frames() != 0 {
-            assert!(std::time::Instant::now() < deadline, "it kept looking");
-            std::thread::sleep(Duration::from_millis(5));
-        }
+        // Until the thread has copied the WAL and marked it as having nothing to copy.
+        let copied = |failure: &str| {
+            let deadline = std::time::Instant::now() + Duration::from_secs(10);
+            while wal.frames() != 0 {
+                assert!(std::time::Instant::now() < deadline, "{failure}");
+                std::thread::sleep(Duration::from_millis(5));
+            }
+        };
+        copied("it kept looking");
         // A commit's count is the writer's: the thread looks again once it says so.
         wal.committed(COPY_AT + 5);
-        let deadline = std::time::Instant::now() + Duration::from_secs(10);
-        while wal.frames() != 0 {
-            assert!(
-                std::time::Instant::now() < deadline,
-                "it did not look again"
-            );
-            std::thread::sleep(Duration::from_millis(5));
-        }
+        copied("it did not look again");
         stop.send(()).unwrap();
         thread.join().unwrap();
-        drop(conn);
     }
 
     /// The WAL's salts, which change each time it starts over.

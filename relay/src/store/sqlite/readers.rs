@@ -137,13 +137,12 @@ fn is_busy(e: &StoreError) -> bool {
 mod tests {
     use std::time::Duration;
 
+    use super::super::test_writer::new_database;
     use super::*;
 
     fn readers(dir: &Path) -> Readers {
-        let path = dir.join("relay.sqlite3");
-        let conn = schema::open(&path).unwrap();
-        schema::migrate(&conn, &path).unwrap();
-        Readers::new(&path, conn)
+        let path = new_database(dir);
+        Readers::new(&path, schema::open(&path).unwrap())
     }
 
     fn count(c: &Connection) -> Result<i64, StoreError> {
@@ -186,10 +185,7 @@ mod tests {
     #[test]
     fn a_point_read_never_waits_for_a_lock_on_the_callers_thread() {
         let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("relay.sqlite3");
-        let setup = schema::open(&path).unwrap();
-        schema::migrate(&setup, &path).unwrap();
-        drop(setup);
+        let path = new_database(dir.path());
         // Another process with the file locked: the pool's connection, opened before it
         // reads anything, cannot read until it lets go.
         let holder = Connection::open(&path).unwrap();

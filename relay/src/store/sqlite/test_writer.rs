@@ -1,5 +1,5 @@
-//! The real writer (with its sync and checkpoint threads) on a new database, for tests of what
-//! it does end to end.
+//! A new database, and the real writer (with its sync and checkpoint threads) on one, for tests
+//! of what they do end to end.
 
 #![allow(clippy::unwrap_used)]
 
@@ -43,10 +43,16 @@ pub(super) fn event(n: u64) -> Event {
     }
 }
 
-/// A new database in `dir` and the real writer on it (with its sync and checkpoint threads).
-pub(super) fn start(dir: &Path) -> (std::path::PathBuf, Writer, std::thread::JoinHandle<()>) {
+/// A new database in `dir`, with its tables and no connection left open.
+pub(super) fn new_database(dir: &Path) -> std::path::PathBuf {
     let path = dir.join("relay.sqlite3");
     schema::migrate(&schema::open(&path).unwrap(), &path).unwrap();
+    path
+}
+
+/// A new database in `dir` and the real writer on it (with its sync and checkpoint threads).
+pub(super) fn start(dir: &Path) -> (std::path::PathBuf, Writer, std::thread::JoinHandle<()>) {
+    let path = new_database(dir);
     let (writer, thread) = Writer::start(&path, Arc::new(Nowhere), Watermark::at(0)).unwrap();
     (path, writer, thread)
 }
